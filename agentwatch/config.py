@@ -1,0 +1,24 @@
+"""Settings for `agentwatch serve`: flags over environment over defaults, frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentwatch.receive.http import DEFAULT_MAX_BODY
+from agentwatch.store.retention import RetentionPolicy
+
+DEFAULT_HOSTS = ("127.0.0.1", "::1")
+DEFAULT_HTTP_PORT = 4318
+DEFAULT_GRPC_PORT = 4317
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    db: Path
+    hosts: tuple[str, ...] = DEFAULT_HOSTS
+    http_port: int = DEFAULT_HTTP_PORT
+    grpc_port: int = DEFAULT_GRPC_PORT
+    keep_content: bool = False
+    max_body: int = DEFAULT_MAX_BODY
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)

@@ -1,0 +1,396 @@
+"""Export requests → neutral rows (records.py), knowing no agent.
+
+Everything the listener stores goes through here: resource, scope, time and
+attributes of every log record, metric data point and span. Content-bearing
+values are replaced by their length unless the user opted in, and oversized
+records are capped (OpenTelemetry's own attribute limits), so one request can
+neither fill the disk with prompts nor carry a value the store cannot hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass
+from hashlib import blake2b
+from typing import Any, Iterable
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from agentwatch.normalise.agents import agent_name
+from agentwatch.normalise.content import CONTENT_EVENTS, is_content_key
+from agentwatch.records import (
+    Batch,
+    LogRow,
+    PointRow,
+    ResourceRow,
+    ScopeRow,
+    Signal,
+    SpanRow,
+)
+
+# OpenTelemetry's default AttributeCountLimit; the value cap keeps one attribute
+# from dominating a row (a 1 MiB tool output would otherwise be stored whole).
+MAX_ATTRIBUTES = 128
+MAX_VALUE_CHARS = 8192
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class ViewPolicy:
+    keep_content: bool = False
+
+
+def _digest(*parts: bytes) -> bytes:
+    h = blake2b(digest_size=16)
+    for part in parts:
+        h.update(part)
+    return h.digest()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _float(value: float) -> float | str:
+    # JSON has no NaN or Infinity; keep them readable instead of writing invalid JSON.
+    return value if math.isfinite(value) else str(value)
+
+
+def any_value(value: AnyValue, depth: int = 0) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return _float(value.double_value)
+    if kind == "bool_value":
+        return value.bool_value
+    if depth >= MAX_DEPTH:
+        return None
+    if kind == "array_value":
+        return [any_value(v, depth + 1) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return {"bytes": base64.b64encode(value.bytes_value).decode("ascii")}
+    return None
+
+
+def _content_length(value: AnyValue) -> int:
+    if value.WhichOneof("value") == "string_value":
+        return len(value.string_value)
+    return len(_dumps(any_value(value)))
+
+
+@dataclass(slots=True)
+class _Attrs:
+    values: dict[str, Any]
+    elided: dict[str, int]
+    dropped: int
+
+    @property
+    def json(self) -> str:
+        return _dumps(self.values)
+
+    @property
+    def elided_json(self) -> str | None:
+        return _dumps(self.elided) if self.elided else None
+
+
+def attributes(kvs: Iterable[KeyValue], policy: ViewPolicy, dropped: int = 0) -> _Attrs:
+    out: dict[str, Any] = {}
+    elided: dict[str, int] = {}
+    for kv in kvs:
+        if len(out) + len(elided) >= MAX_ATTRIBUTES:
+            dropped += 1
+            continue
+        key = kv.key
+        if not policy.keep_content and is_content_key(key):
+            elided[key] = _content_length(kv.value)
+            continue
+        val = any_value(kv.value)
+        if isinstance(val, str) and len(val) > MAX_VALUE_CHARS:
+            elided[key] = len(val)
+            val = val[:MAX_VALUE_CHARS]
+        out[key] = val
+    return _Attrs(out, elided, dropped)
+
+
+def _attribute_str(kvs: Iterable[KeyValue], key: str) -> str | None:
+    for kv in kvs:
+        if kv.key == key and kv.value.WhichOneof("value") == "string_value":
+            return kv.value.string_value
+    return None
+
+
+class _Interner:
+    """Resources and scopes of one request, each stored once and referred to by digest."""
+
+    def __init__(self, policy: ViewPolicy) -> None:
+        self.policy = policy
+        self.resources: dict[bytes, ResourceRow] = {}
+        self.scopes: dict[bytes, ScopeRow] = {}
+
+    def resource(self, resource: Resource, schema_url: str) -> bytes:
+        key = _digest(resource.SerializeToString(deterministic=True), schema_url.encode())
+        if key not in self.resources:
+            attrs = attributes(resource.attributes, self.policy, resource.dropped_attributes_count)
+            service = _attribute_str(resource.attributes, "service.name")
+            self.resources[key] = ResourceRow(
+                key, agent_name(service), service, attrs.json, attrs.elided_json, attrs.dropped, schema_url
+            )
+        return key
+
+    def scope(self, scope: InstrumentationScope, schema_url: str) -> bytes:
+        key = _digest(scope.SerializeToString(deterministic=True), schema_url.encode())
+        if key not in self.scopes:
+            attrs = attributes(scope.attributes, self.policy)
+            self.scopes[key] = ScopeRow(key, scope.name, scope.version, attrs.json, schema_url)
+        return key
+
+
+def logs_batch(
+    request: ExportLogsServiceRequest, transport: str, received_ns: int, policy: ViewPolicy
+) -> Batch:
+    interner = _Interner(policy)
+    rows: list[LogRow] = []
+    for rl in request.resource_logs:
+        rkey = interner.resource(rl.resource, rl.schema_url)
+        for sl in rl.scope_logs:
+            skey = interner.scope(sl.scope, sl.schema_url)
+            prefix = rkey + skey
+            for record in sl.log_records:
+                rows.append(_log_row(record, prefix, rkey, skey, received_ns, policy))
+    return Batch(
+        Signal.LOGS,
+        transport,
+        received_ns,
+        tuple(interner.resources.values()),
+        tuple(interner.scopes.values()),
+        logs=tuple(rows),
+    )
+
+
+def _log_row(
+    record: LogRecord, prefix: bytes, rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
+) -> LogRow:
+    attrs = attributes(record.attributes, policy, record.dropped_attributes_count)
+    event_name = record.event_name or _attribute_str(record.attributes, "event.name") or ""
+    body: str | None = None
+    if record.HasField("body"):
+        if not policy.keep_content and event_name in CONTENT_EVENTS:
+            body = _dumps({"elided_length": _content_length(record.body)})
+        else:
+            value = any_value(record.body)
+            if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+                value = value[:MAX_VALUE_CHARS]
+            body = _dumps(value)
+    time_ns = record.time_unix_nano or record.observed_time_unix_nano or received_ns
+    return LogRow(
+        dedup_key=_digest(prefix, record.SerializeToString(deterministic=True)),
+        resource_key=rkey,
+        scope_key=skey,
+        time_ns=time_ns,
+        time_unix_nano=record.time_unix_nano,
+        observed_ns=record.observed_time_unix_nano,
+        severity_number=record.severity_number,
+        severity_text=record.severity_text,
+        event_name=event_name,
+        body=body,
+        attributes=attrs.json,
+        elided=attrs.elided_json,
+        dropped_attributes=attrs.dropped,
+        trace_id=record.trace_id,
+        span_id=record.span_id,
+        flags=record.flags,
+    )
+
+
+def metrics_batch(
+    request: ExportMetricsServiceRequest, transport: str, received_ns: int, policy: ViewPolicy
+) -> Batch:
+    interner = _Interner(policy)
+    rows: list[PointRow] = []
+    for rm in request.resource_metrics:
+        rkey = interner.resource(rm.resource, rm.schema_url)
+        for sm in rm.scope_metrics:
+            skey = interner.scope(sm.scope, sm.schema_url)
+            for metric in sm.metrics:
+                rows.extend(_point_rows(metric, rkey, skey, policy))
+    return Batch(
+        Signal.METRICS,
+        transport,
+        received_ns,
+        tuple(interner.resources.values()),
+        tuple(interner.scopes.values()),
+        points=tuple(rows),
+    )
+
+
+def _exemplars(points_exemplars: Iterable[Any]) -> list[dict[str, Any]]:
+    out = []
+    for ex in points_exemplars:
+        value = ex.as_int if ex.WhichOneof("value") == "as_int" else _float(ex.as_double)
+        out.append(
+            {
+                "time_ns": ex.time_unix_nano,
+                "value": value,
+                "trace_id": ex.trace_id.hex(),
+                "span_id": ex.span_id.hex(),
+            }
+        )
+    return out
+
+
+def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) -> list[PointRow]:
+    kind = metric.WhichOneof("data")
+    if kind is None:
+        return []
+    data = getattr(metric, kind)
+    temporality = getattr(data, "aggregation_temporality", 0)
+    monotonic = data.is_monotonic if kind == "sum" else None
+    identity = _dumps([metric.name, metric.unit, kind, temporality, monotonic]).encode()
+    prefix = rkey + skey + identity
+    rows = []
+    for point in data.data_points:
+        value: int | float | None = None
+        count = total = low = high = None
+        detail: dict[str, Any] = {}
+        if kind in ("sum", "gauge"):
+            which = point.WhichOneof("value")
+            value = point.as_int if which == "as_int" else point.as_double if which else None
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+        else:
+            count = point.count
+            total = point.sum if kind == "summary" or point.HasField("sum") else None
+            if kind != "summary":
+                low = point.min if point.HasField("min") else None
+                high = point.max if point.HasField("max") else None
+            detail = _distribution(kind, point)
+        if kind != "summary" and len(point.exemplars):
+            detail["exemplars"] = _exemplars(point.exemplars)
+        attrs = attributes(point.attributes, policy)
+        rows.append(
+            PointRow(
+                dedup_key=_digest(prefix, point.SerializeToString(deterministic=True)),
+                resource_key=rkey,
+                scope_key=skey,
+                name=metric.name,
+                unit=metric.unit,
+                kind=kind,
+                temporality=temporality,
+                monotonic=monotonic,
+                start_ns=point.start_time_unix_nano,
+                time_ns=point.time_unix_nano,
+                value=value,
+                count=count,
+                sum=total,
+                min=low,
+                max=high,
+                detail=_dumps(detail) if detail else None,
+                attributes=attrs.json,
+                elided=attrs.elided_json,
+                flags=point.flags,
+            )
+        )
+    return rows
+
+
+def _distribution(kind: str, point: Any) -> dict[str, Any]:
+    if kind == "histogram":
+        return {"bounds": list(point.explicit_bounds), "counts": list(point.bucket_counts)}
+    if kind == "exponential_histogram":
+        return {
+            "scale": point.scale,
+            "zero_count": point.zero_count,
+            "zero_threshold": point.zero_threshold,
+            "positive": {"offset": point.positive.offset, "counts": list(point.positive.bucket_counts)},
+            "negative": {"offset": point.negative.offset, "counts": list(point.negative.bucket_counts)},
+        }
+    return {"quantiles": [[q.quantile, _float(q.value)] for q in point.quantile_values]}
+
+
+def traces_batch(
+    request: ExportTraceServiceRequest, transport: str, received_ns: int, policy: ViewPolicy
+) -> Batch:
+    interner = _Interner(policy)
+    rows: list[SpanRow] = []
+    for rs in request.resource_spans:
+        rkey = interner.resource(rs.resource, rs.schema_url)
+        for ss in rs.scope_spans:
+            skey = interner.scope(ss.scope, ss.schema_url)
+            prefix = rkey + skey
+            for span in ss.spans:
+                rows.append(_span_row(span, prefix, rkey, skey, policy))
+    return Batch(
+        Signal.TRACES,
+        transport,
+        received_ns,
+        tuple(interner.resources.values()),
+        tuple(interner.scopes.values()),
+        spans=tuple(rows),
+    )
+
+
+def _span_row(span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewPolicy) -> SpanRow:
+    attrs = attributes(span.attributes, policy, span.dropped_attributes_count)
+    events = []
+    for event in span.events:
+        eattrs = attributes(event.attributes, policy, event.dropped_attributes_count)
+        events.append(
+            {
+                "name": event.name,
+                "time_ns": event.time_unix_nano,
+                "attributes": eattrs.values,
+                "elided": eattrs.elided or None,
+            }
+        )
+    links = [
+        {
+            "trace_id": link.trace_id.hex(),
+            "span_id": link.span_id.hex(),
+            "attributes": attributes(link.attributes, policy).values,
+        }
+        for link in span.links
+    ]
+    return SpanRow(
+        dedup_key=_digest(prefix, span.SerializeToString(deterministic=True)),
+        resource_key=rkey,
+        scope_key=skey,
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        parent_span_id=span.parent_span_id,
+        name=span.name,
+        kind=span.kind,
+        start_ns=span.start_time_unix_nano,
+        end_ns=span.end_time_unix_nano,
+        status_code=span.status.code,
+        status_message=span.status.message,
+        attributes=attrs.json,
+        elided=attrs.elided_json,
+        dropped_attributes=attrs.dropped,
+        events=_dumps(events) if events else None,
+        links=_dumps(links) if links else None,
+        trace_state=span.trace_state,
+        flags=span.flags,
+    )
+
+
+def batch_of(
+    signal: Signal, request: Any, transport: str, received_ns: int, policy: ViewPolicy
+) -> Batch:
+    builders = {Signal.LOGS: logs_batch, Signal.METRICS: metrics_batch, Signal.TRACES: traces_batch}
+    return builders[signal](request, transport, received_ns, policy)

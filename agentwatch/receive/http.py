@@ -1,0 +1,173 @@
+"""OTLP/HTTP on aiohttp: guard the request, stream the body under a cap, ingest, answer.
+
+The body is read as a stream and inflated by us with a hard output cap, so a
+1 GiB gzip bomb costs no more memory than the cap (aiohttp's own `read()`
+buffers far more; RELIABILITY §4). Claude Code sends every request chunked,
+without Content-Length, so the cap is enforced on the bytes, not the header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from dataclasses import dataclass
+
+from aiohttp import web
+from google.protobuf import json_format
+from google.rpc import status_pb2
+
+from agentwatch.receive import guard
+from agentwatch.receive.decode import RESPONSE_TYPES, Encoding
+from agentwatch.receive.ingest import Ingest
+from agentwatch.receive.outcome import Accepted, Outcome, Problem, Refused
+from agentwatch.receive.status import mapping, short
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+READ_CHUNK = 64 * 1024
+BODY_IDLE_TIMEOUT_S = 30.0
+MAX_CONCURRENT_REQUESTS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    max_body: int = DEFAULT_MAX_BODY
+    max_concurrent: int = MAX_CONCURRENT_REQUESTS
+    body_idle_timeout_s: float = BODY_IDLE_TIMEOUT_S
+
+
+def _too_large(limit: int) -> Refused:
+    return Refused(Problem.TOO_LARGE, f"request body exceeds the {limit} byte limit (after decompression)")
+
+
+class _Inflater:
+    def __init__(self, gzipped: bool, limit: int) -> None:
+        self._z = zlib.decompressobj(wbits=31) if gzipped else None
+        self._limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> Refused | None:
+        if self._z is None:
+            return self._add(chunk)
+        while chunk:
+            try:
+                out = self._z.decompress(chunk, self._limit - self._size + 1)
+            except zlib.error as exc:
+                return Refused(Problem.BAD_DATA, f"corrupt gzip body: {exc}")
+            refusal = self._add(out)
+            if refusal:
+                return refusal
+            chunk = self._z.unconsumed_tail
+        return None
+
+    def finish(self) -> bytes | Refused:
+        if self._z is not None:
+            if not self._z.eof:
+                return Refused(Problem.BAD_DATA, "corrupt gzip body: truncated stream")
+            if self._z.unused_data:
+                return Refused(Problem.BAD_DATA, "corrupt gzip body: trailing bytes after the stream")
+        return b"".join(self._parts)
+
+    def _add(self, data: bytes) -> Refused | None:
+        self._size += len(data)
+        if self._size > self._limit:
+            return _too_large(self._limit)
+        self._parts.append(data)
+        return None
+
+
+async def read_body(request: web.Request, gzipped: bool, limits: HttpLimits) -> bytes | Refused:
+    # The wire bytes are capped too: empty deflate blocks inflate to nothing.
+    declared = request.content_length
+    if declared is not None and declared > limits.max_body:
+        return _too_large(limits.max_body)
+    inflater = _Inflater(gzipped, limits.max_body)
+    wire = 0
+    try:
+        while True:
+            async with asyncio.timeout(limits.body_idle_timeout_s):
+                chunk = await request.content.read(READ_CHUNK)
+            if not chunk:
+                break
+            wire += len(chunk)
+            if wire > limits.max_body:
+                return _too_large(limits.max_body)
+            refusal = inflater.feed(chunk)
+            if refusal:
+                return refusal
+    except TimeoutError:
+        return Refused(Problem.BAD_DATA, "request body stalled; timed out reading it")
+    return inflater.finish()
+
+
+def _error_body(refused: Refused, encoding: Encoding | None) -> tuple[bytes, str]:
+    status = status_pb2.Status(code=mapping(refused.problem).grpc.value[0], message=short(refused.message))
+    if encoding is Encoding.PROTOBUF:
+        return status.SerializeToString(), Encoding.PROTOBUF.value
+    return json_format.MessageToJson(status, indent=None).encode(), Encoding.JSON.value
+
+
+def respond(outcome: Outcome, encoding: Encoding | None, signal_response: type | None) -> web.Response:
+    if isinstance(outcome, Accepted):
+        assert encoding is not None and signal_response is not None
+        message = signal_response()
+        if encoding is Encoding.JSON:
+            return web.Response(body=b"{}", content_type=Encoding.JSON.value)
+        return web.Response(body=message.SerializeToString(), content_type=Encoding.PROTOBUF.value)
+    body, content_type = _error_body(outcome, encoding)
+    m = mapping(outcome.problem)
+    headers = {"Content-Type": content_type}
+    if m.retry_after is not None:
+        headers["Retry-After"] = str(m.retry_after)
+    if outcome.problem is Problem.METHOD:
+        headers["Allow"] = "POST"
+    return web.Response(status=m.http, body=body, headers=headers)
+
+
+class OtlpHttpHandler:
+    def __init__(self, ingest: Ingest, limits: HttpLimits = HttpLimits()) -> None:
+        self._ingest = ingest
+        self._limits = limits
+        self._in_flight = 0
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        outcome, encoding, signal = await self._handle(request)
+        response_type = RESPONSE_TYPES[signal] if signal is not None else None
+        if isinstance(outcome, Refused) and outcome.problem not in (Problem.UNAVAILABLE,):
+            log.info("refused %s %s: %s", request.method, request.path, outcome.problem.value)
+        return respond(outcome, encoding, response_type)
+
+    async def _handle(self, request: web.Request):  # type: ignore[no-untyped-def]
+        headers = request.headers
+        refusal = guard.check_host(headers.get("Host")) or guard.check_origin(headers)
+        if refusal:
+            return refusal, None, None
+        signal = guard.route(request.path, request.method)
+        if isinstance(signal, Refused):
+            return signal, None, None
+        encoding = guard.media_type(headers.get("Content-Type"))
+        if isinstance(encoding, Refused):
+            return encoding, None, None
+        gzipped = guard.content_encoding(headers.get("Content-Encoding"))
+        if isinstance(gzipped, Refused):
+            return gzipped, encoding, signal
+        if self._in_flight >= self._limits.max_concurrent:
+            return Refused(Problem.UNAVAILABLE, "too many concurrent requests"), encoding, signal
+        self._in_flight += 1
+        try:
+            body = await read_body(request, gzipped, self._limits)
+            if isinstance(body, Refused):
+                return body, encoding, signal
+            return await self._ingest(signal, "http", encoding, body), encoding, signal
+        finally:
+            self._in_flight -= 1
+
+
+def make_app(ingest: Ingest, limits: HttpLimits = HttpLimits()) -> web.Application:
+    # client_max_size is a backstop only: bodies are read by read_body under our own cap.
+    app = web.Application(client_max_size=limits.max_body + 1)
+    app.router.add_route("*", "/{tail:.*}", OtlpHttpHandler(ingest, limits))
+    return app

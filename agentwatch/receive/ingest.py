@@ -1,0 +1,52 @@
+"""The one ingest path both transports share: bytes → decode → rows → writer → outcome.
+
+HTTP and gRPC differ only in how they read bytes and write a status; the
+acknowledgement is returned only after the writer reports COMMITTED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable, Protocol
+
+from agentwatch.normalise.otlp_view import ViewPolicy, batch_of
+from agentwatch.receive.decode import DecodeError, Encoding, decode
+from agentwatch.receive.outcome import Accepted, Outcome, Problem, Refused
+from agentwatch.records import Batch, Signal
+from agentwatch.store.writer import Committed, WriteOutcome
+
+log = logging.getLogger(__name__)
+
+
+class BatchSink(Protocol):
+    def submit(self, batch: Batch) -> "asyncio.Future[WriteOutcome] | object": ...
+
+
+class Ingest:
+    def __init__(
+        self,
+        writer: BatchSink,
+        policy: ViewPolicy = ViewPolicy(),
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._writer = writer
+        self._policy = policy
+        self._clock = clock
+
+    async def __call__(self, signal: Signal, transport: str, encoding: Encoding, body: bytes) -> Outcome:
+        received_ns = self._clock()
+        try:
+            message = decode(signal, body, encoding)
+        except DecodeError as exc:
+            # Only the problem's description is logged, never the payload (it may hold prompts).
+            log.info("refused %s %s request: %s", transport, signal.value, exc)
+            return Refused(Problem.BAD_DATA, str(exc))
+        batch = batch_of(signal, message, transport, received_ns, self._policy)
+        if batch.records == 0:
+            return Accepted(0, 0, 0)
+        result = await asyncio.wrap_future(self._writer.submit(batch))  # type: ignore[arg-type]
+        if isinstance(result, Committed):
+            return Accepted(batch.records, result.stored, result.duplicates)
+        return Refused(Problem.UNAVAILABLE, result.reason)

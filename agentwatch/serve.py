@@ -1,0 +1,160 @@
+"""`agentwatch serve`: wire the listeners to ingest and the writer, run until a signal.
+
+Setup is paired with teardown on an AsyncExitStack, so on SIGTERM/SIGINT the
+listeners stop accepting first, in-flight requests finish, and the writer
+commits what it holds before the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sqlite3
+import sys
+import time
+from contextlib import AsyncExitStack
+from typing import Callable
+
+import grpc
+from aiohttp import web
+
+from agentwatch.config import ServeSettings
+from agentwatch.normalise.otlp_view import ViewPolicy
+from agentwatch.receive import guard
+from agentwatch.receive.grpc import make_server
+from agentwatch.receive.http import HttpLimits, make_app
+from agentwatch.receive.ingest import Ingest
+from agentwatch.store.connect import wal_reset_bug_affected
+from agentwatch.store.lock import InstanceLock, ListenerInfo
+from agentwatch.store.retention import RetentionPolicy, prune_step, release_free_pages
+from agentwatch.store.writer import Writer
+
+log = logging.getLogger("agentwatch")
+
+PRUNE_EVERY_S = 600.0
+SHUTDOWN_GRACE_S = 5.0
+
+
+class StartupError(Exception):
+    """The listener cannot start; the message says why."""
+
+
+def _startup_warnings(settings: ServeSettings) -> list[str]:
+    warnings = []
+    if wal_reset_bug_affected(sqlite3.sqlite_version):
+        warnings.append(
+            f"SQLite {sqlite3.sqlite_version} has the WAL-reset bug (fixed in 3.51.3); agentwatch "
+            "keeps a single writer connection, which avoids it, but upgrading is advised"
+        )
+    exposed = [h for h in settings.hosts if not guard.is_loopback_address(h)]
+    if exposed:
+        warnings.append(
+            f"listening on non-loopback address {', '.join(exposed)}: other machines can reach "
+            "this listener (requests still need a loopback Host header)"
+        )
+    if settings.keep_content:
+        warnings.append("--keep-content: prompts, responses and tool input/output are stored as sent")
+    return warnings
+
+
+async def _bind_http(runner: web.AppRunner, hosts: tuple[str, ...], port: int) -> int:
+    for host in hosts:
+        site = web.TCPSite(runner, host, port, shutdown_timeout=SHUTDOWN_GRACE_S)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(f"cannot listen for OTLP/HTTP on {host} port {port}: {exc.strerror}") from None
+        if port == 0:
+            port = runner.addresses[-1][1]
+    return port
+
+
+def _bind_grpc(server: grpc.aio.Server, hosts: tuple[str, ...], port: int) -> int:
+    for host in hosts:
+        target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            bound = server.add_insecure_port(target)
+        except RuntimeError:
+            bound = 0
+        if bound == 0:
+            raise StartupError(f"cannot listen for OTLP/gRPC on {target}: address in use or unavailable")
+        port = bound
+    return port
+
+
+def _usable_hosts(hosts: tuple[str, ...]) -> tuple[str, ...]:
+    """Drop ::1 on machines without IPv6 instead of failing to start."""
+    usable = []
+    for host in hosts:
+        if host == "::1" and not socket.has_ipv6:
+            log.warning("IPv6 is not available; listening on 127.0.0.1 only")
+            continue
+        usable.append(host)
+    return tuple(usable)
+
+
+async def _prune_forever(writer: Writer, policy: RetentionPolicy) -> None:
+    while True:
+        await asyncio.sleep(PRUNE_EVERY_S)
+        pruned = 0
+        while True:
+            step = await asyncio.wrap_future(writer.call(lambda c: prune_step(c, policy, time.time_ns())))
+            pruned += step.rows
+            if not step.more:
+                break
+        if pruned:
+            await asyncio.wrap_future(writer.call(release_free_pages))
+            log.info("retention: pruned %d raw rows", pruned)
+
+
+async def serve(settings: ServeSettings, ready: Callable[[str], None] | None = None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with AsyncExitStack() as stack:
+        lock = InstanceLock(settings.db)
+        lock.acquire()
+        stack.callback(lock.release)
+        writer = Writer(settings.db)
+        writer.start()
+        stack.callback(writer.close)
+        for warning in _startup_warnings(settings):
+            log.warning("%s", warning)
+        ingest = Ingest(writer, ViewPolicy(keep_content=settings.keep_content))
+        hosts = _usable_hosts(settings.hosts)
+
+        runner = web.AppRunner(
+            make_app(ingest, HttpLimits(max_body=settings.max_body)),
+            auto_decompress=False,  # read_body inflates under its own cap
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=75,
+        )
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        http_port = await _bind_http(runner, hosts, settings.http_port)
+
+        server = make_server(ingest, settings.max_body)
+        grpc_port = _bind_grpc(server, hosts, settings.grpc_port)
+        await server.start()
+        stack.push_async_callback(server.stop, SHUTDOWN_GRACE_S)
+
+        lock.write(
+            ListenerInfo(os.getpid(), http_port, grpc_port, keep_content=settings.keep_content)
+        )
+        pruner = asyncio.create_task(_prune_forever(writer, settings.retention))
+        stack.callback(pruner.cancel)
+        line = f"listening http={http_port} grpc={grpc_port}"
+        (ready or _print_now)(line)
+        await stop.wait()
+        log.info("stopping: finishing in-flight requests")
+    return 0
+
+
+def _print_now(line: str) -> None:
+    print(line, flush=True)
+    sys.stdout.flush()

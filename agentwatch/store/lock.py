@@ -1,0 +1,90 @@
+"""One `agentwatch serve` per database: an flock'd file next to it.
+
+The lock file also says where the running listener can be reached, so
+`agentwatch status` can tell whether one is running without touching its ports.
+The kernel drops the lock when the process dies, even on kill -9.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from agentwatch.paths import lock_path
+from agentwatch.store.connect import StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerInfo:
+    pid: int
+    http_port: int | None = None
+    grpc_port: int | None = None
+    keep_content: bool = False
+
+
+class InstanceLock:
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.path = lock_path(db)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                other = read_listener(self.db)
+                who = f" (pid {other.pid})" if other else ""
+                raise StoreError(
+                    f"another agentwatch serve{who} is already using this database; "
+                    "stop it first or pass a different --db"
+                ) from None
+            raise
+        self._fd = fd
+        self.write(ListenerInfo(pid=os.getpid()))
+
+    def write(self, info: ListenerInfo) -> None:
+        assert self._fd is not None
+        data = json.dumps(asdict(info)).encode()
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, data, 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+
+def read_listener(db: Path) -> ListenerInfo | None:
+    """The running listener on db, or None when no process holds the lock."""
+    path = lock_path(db)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _parse(os.pread(fd, 4096, 0)) or ListenerInfo(pid=0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _parse(data: bytes) -> ListenerInfo | None:
+    try:
+        raw: Any = json.loads(data)
+        return ListenerInfo(**raw)
+    except (ValueError, TypeError):
+        return None

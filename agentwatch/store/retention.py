@@ -1,0 +1,85 @@
+"""Pruning of raw rows by age and by size, a small step at a time.
+
+Each step is one short writer transaction deleting whole batches (oldest
+first), so ingest keeps flowing between steps and a batch never loses half its
+rows. Per-agent totals are decremented in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from agentwatch.store.writer import TABLES
+
+STEP_BATCHES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    max_age_days: float | None = 30.0
+    max_bytes: int | None = 2 * 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class PruneStep:
+    batches: int
+    rows: int
+
+    @property
+    def more(self) -> bool:
+        return self.batches == STEP_BATCHES
+
+
+def used_bytes(conn: sqlite3.Connection) -> int:
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return (pages - free) * page_size
+
+
+def _doomed_batches(conn: sqlite3.Connection, policy: RetentionPolicy, now_ns: int) -> list[int]:
+    if policy.max_age_days is not None:
+        cutoff = now_ns - int(policy.max_age_days * 86_400 * 1e9)
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM batches WHERE received_ns < ? ORDER BY id LIMIT ?",
+                (cutoff, STEP_BATCHES),
+            )
+        ]
+        if ids:
+            return ids
+    if policy.max_bytes is not None and used_bytes(conn) > policy.max_bytes:
+        return [
+            row[0]
+            for row in conn.execute("SELECT id FROM batches ORDER BY id LIMIT ?", (STEP_BATCHES,))
+        ]
+    return []
+
+
+def prune_step(conn: sqlite3.Connection, policy: RetentionPolicy, now_ns: int) -> PruneStep:
+    """Delete up to STEP_BATCHES of the oldest batches the policy no longer keeps."""
+    ids = _doomed_batches(conn, policy, now_ns)
+    if not ids:
+        return PruneStep(0, 0)
+    marks = ",".join("?" * len(ids))
+    deleted = 0
+    for signal, table in TABLES.items():
+        counts = conn.execute(
+            f"SELECT r.agent, count(*) FROM {table.name} t JOIN resources r ON r.key = t.resource_key "
+            f"WHERE t.batch_id IN ({marks}) GROUP BY r.agent",
+            ids,
+        ).fetchall()
+        conn.executemany(
+            "UPDATE agent_totals SET rows = max(rows - ?, 0) WHERE agent = ? AND signal = ?",
+            [(n, agent, signal) for agent, n in counts],
+        )
+        deleted += conn.execute(f"DELETE FROM {table.name} WHERE batch_id IN ({marks})", ids).rowcount
+    conn.execute(f"DELETE FROM batches WHERE id IN ({marks})", ids)
+    return PruneStep(len(ids), deleted)
+
+
+def release_free_pages(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")  # incremental_vacuum is a write of its own
+    conn.execute("PRAGMA incremental_vacuum")

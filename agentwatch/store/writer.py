@@ -1,0 +1,363 @@
+"""The one writer: a thread that owns the only write connection.
+
+Requests are queued as jobs; the thread takes every job waiting, writes each in
+its own savepoint inside one BEGIN IMMEDIATE transaction and resolves their
+futures only after COMMIT returns (group commit: one fsync acknowledges many
+requests, which is how synchronous=FULL stays fast). Anything that stops the
+commit — a lock held elsewhere, a full disk, an I/O error — rolls the whole
+group back and every job in it is answered "unavailable", so a request is
+either stored completely and acknowledged, or refused with nothing written.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from operator import attrgetter
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from agentwatch.records import Batch, LogRow, PointRow, SpanRow
+from agentwatch.store import schema
+from agentwatch.store.connect import StoreError, open_writer, quick_check
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    stored: int  # records new to the store
+    duplicates: int  # records already stored (a re-sent batch)
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """Temporary: the client should retry (HTTP 503, gRPC UNAVAILABLE)."""
+
+    reason: str
+
+
+WriteOutcome = Committed | Unavailable
+
+_LOG_COLUMNS = (
+    "resource_key scope_key dedup_key time_ns time_unix_nano observed_ns severity_number "
+    "severity_text event_name body attributes elided dropped_attributes trace_id span_id flags"
+).split()
+_POINT_COLUMNS = (
+    "resource_key scope_key dedup_key name unit kind temporality monotonic start_ns time_ns "
+    "value count sum min max detail attributes elided flags"
+).split()
+_SPAN_COLUMNS = (
+    "resource_key scope_key dedup_key trace_id span_id parent_span_id name kind start_ns end_ns "
+    "status_code status_message attributes elided dropped_attributes events links trace_state flags"
+).split()
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    name: str
+    columns: list[str]
+
+    @property
+    def insert_sql(self) -> str:
+        cols = ", ".join(["batch_id", *self.columns])
+        marks = ", ".join("?" * (len(self.columns) + 1))
+        return f"INSERT INTO {self.name} ({cols}) VALUES ({marks})"
+
+    @property
+    def values(self) -> Callable[[Any], tuple[Any, ...]]:
+        return attrgetter(*self.columns)
+
+
+TABLES = {
+    "logs": _Table("log_records", _LOG_COLUMNS),
+    "metrics": _Table("metric_points", _POINT_COLUMNS),
+    "traces": _Table("spans", _SPAN_COLUMNS),
+}
+
+# Jobs waiting longer than this are answered 503 without trying: the client's
+# 10 s deadline is near, and a retry will find the database free sooner.
+JOB_DEADLINE_S = 4.0
+MAX_PENDING_JOBS = 512
+MAX_GROUP_RECORDS = 20_000
+IDLE_CHECKPOINT_S = 5.0
+
+
+@dataclass(slots=True)
+class _Job:
+    future: Future[Any]
+    enqueued: float
+    batch: Batch | None = None
+    call: Callable[[sqlite3.Connection], Any] | None = None
+
+
+_STOP = object()
+
+
+class Writer:
+    """Owns the write connection; everything that changes the database goes through it."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        on_connect: Callable[[sqlite3.Connection], None] | None = None,
+        max_pending: int = MAX_PENDING_JOBS,
+    ) -> None:
+        self.path = path
+        self._on_connect = on_connect
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._pending = threading.BoundedSemaphore(max_pending)
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._dirty = False
+        self.last_error: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        """Open, check and migrate the database, then start the writer thread."""
+        conn = open_writer(self.path)
+        problem = quick_check(conn)
+        if problem is not None:
+            conn.close()
+            raise StoreError(
+                f"{self.path} failed SQLite's quick_check ({problem}). agentwatch will not write "
+                "to it. Keep the file for recovery (`sqlite3 FILE .recover`), or move it aside "
+                "to start a new one."
+            )
+        try:
+            schema.migrate(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot prepare {self.path}: {exc}") from exc
+        if self._on_connect:
+            self._on_connect(conn)
+        self._conn = conn
+        self._thread = threading.Thread(target=self._run, name="agentwatch-writer", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop accepting work, finish what is queued, close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        if self._thread:
+            self._thread.join(timeout)
+
+    # -- submitting work -----------------------------------------------------
+    def submit(self, batch: Batch) -> Future[WriteOutcome]:
+        return self._enqueue(_Job(Future(), time.monotonic(), batch=batch))
+
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Run fn(conn) on the writer thread inside its own IMMEDIATE transaction."""
+        return self._enqueue(_Job(Future(), time.monotonic(), call=fn))
+
+    def _enqueue(self, job: _Job) -> Future[Any]:
+        if self._closed:
+            job.future.set_result(Unavailable("agentwatch is shutting down"))
+            return job.future
+        if not self._pending.acquire(blocking=False):
+            job.future.set_result(Unavailable("too many requests waiting for the database"))
+            return job.future
+        job.future.add_done_callback(lambda _: self._pending.release())
+        self._queue.put(job)
+        return job.future
+
+    # -- the thread ----------------------------------------------------------
+    def _run(self) -> None:
+        assert self._conn is not None
+        stopping = False
+        while not stopping:
+            try:
+                first = self._queue.get(timeout=IDLE_CHECKPOINT_S)
+            except queue.Empty:
+                self._idle_checkpoint()
+                continue
+            if first is _STOP:
+                break
+            group, stopping = self._take_group(first)
+            calls = [job for job in group if job.call is not None]
+            self._write_group([job for job in group if job.batch is not None])
+            for job in calls:
+                self._run_call(job)
+        self._idle_checkpoint()
+        self._conn.close()
+
+    def _take_group(self, first: _Job) -> tuple[list[_Job], bool]:
+        group = [first]
+        records = first.batch.records if first.batch else 0
+        while records < MAX_GROUP_RECORDS:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return group, False
+            if job is _STOP:
+                return group, True
+            group.append(job)
+            records += job.batch.records if job.batch else 0
+        return group, False
+
+    def _write_group(self, jobs: list[_Job]) -> None:
+        now = time.monotonic()
+        live = []
+        for job in jobs:
+            if now - job.enqueued > JOB_DEADLINE_S:
+                job.future.set_result(Unavailable("timed out waiting for the database"))
+            else:
+                live.append(job)
+        if not live:
+            return
+        conn = self._conn
+        assert conn is not None
+        results: list[tuple[_Job, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in live:
+                results.append((job, self._write_job(conn, job)))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback(conn)
+            self._note_error(exc)
+            for job in live:
+                job.future.set_result(Unavailable(f"database unavailable: {exc}"))
+            return
+        self._dirty = True
+        if self.last_error is not None:
+            log.warning("database writable again")
+            self.last_error = None
+        for job, result in results:
+            if isinstance(result, BaseException):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
+
+    def _write_job(self, conn: sqlite3.Connection, job: _Job) -> Committed | BaseException:
+        """One request in a savepoint: a bug in one request cannot spoil the others."""
+        assert job.batch is not None
+        conn.execute("SAVEPOINT job")
+        try:
+            result: Committed | BaseException = insert_batch(conn, job.batch)
+        except sqlite3.OperationalError:
+            raise  # the database itself is in trouble: fail the whole group
+        except Exception as exc:  # noqa: BLE001 - reported to this request's caller
+            conn.execute("ROLLBACK TO SAVEPOINT job")
+            result = exc
+        conn.execute("RELEASE SAVEPOINT job")
+        return result
+
+    def _run_call(self, job: _Job) -> None:
+        assert job.call is not None and self._conn is not None
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            value = job.call(conn)
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            self._rollback(conn)
+            job.future.set_exception(exc)
+            return
+        self._dirty = True
+        job.future.set_result(value)
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("rollback failed")
+
+    def _note_error(self, exc: sqlite3.Error) -> None:
+        message = str(exc)
+        if message != self.last_error:
+            log.warning("cannot commit, answering 503 until it clears: %s", message)
+        self.last_error = message
+
+    def _idle_checkpoint(self) -> None:
+        # Keeps the WAL from growing while nothing is written (RELIABILITY D8).
+        if self._dirty and self._conn is not None:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._dirty = False
+            except sqlite3.Error as exc:
+                log.warning("idle checkpoint failed: %s", exc)
+
+
+# -- what one request writes ---------------------------------------------------
+_IN_CHUNK = 500
+
+
+def _existing_keys(conn: sqlite3.Connection, table: str, keys: list[bytes]) -> set[bytes]:
+    found: set[bytes] = set()
+    for i in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[i : i + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT dedup_key FROM {table} WHERE dedup_key IN ({marks})"
+        found.update(row[0] for row in conn.execute(sql, chunk))
+    return found
+
+
+def _new_rows(
+    conn: sqlite3.Connection, table: str, rows: tuple[LogRow | PointRow | SpanRow, ...]
+) -> list[LogRow | PointRow | SpanRow]:
+    """Rows not stored before and not repeated within the request."""
+    existing = _existing_keys(conn, table, [row.dedup_key for row in rows])
+    new = []
+    for row in rows:
+        if row.dedup_key not in existing:
+            existing.add(row.dedup_key)
+            new.append(row)
+    return new
+
+
+def insert_batch(conn: sqlite3.Connection, batch: Batch) -> Committed:
+    """Write one request's rows; the caller owns the transaction."""
+    table = TABLES[batch.signal.value]
+    rows = batch.logs or batch.points or batch.spans
+    conn.executemany(
+        "INSERT OR IGNORE INTO resources VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (r.key, r.agent, r.service_name, r.attributes, r.elided, r.dropped_attributes, r.schema_url)
+            for r in batch.resources
+        ],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO scopes VALUES (?, ?, ?, ?, ?)",
+        [(s.key, s.name, s.version, s.attributes, s.schema_url) for s in batch.scopes],
+    )
+    new = _new_rows(conn, table.name, rows)
+    batch_id = conn.execute(
+        "INSERT INTO batches (received_ns, signal, transport, records, stored) VALUES (?, ?, ?, ?, ?)",
+        (batch.received_ns, batch.signal.value, batch.transport, len(rows), len(new)),
+    ).lastrowid
+    values = table.values
+    conn.executemany(table.insert_sql, [(batch_id, *values(row)) for row in new])
+    _count_by_agent(conn, batch, rows, new)
+    return Committed(stored=len(new), duplicates=len(rows) - len(new))
+
+
+def _count_by_agent(
+    conn: sqlite3.Connection,
+    batch: Batch,
+    rows: tuple[LogRow | PointRow | SpanRow, ...],
+    new: list[LogRow | PointRow | SpanRow],
+) -> None:
+    agent_of = {r.key: r.agent for r in batch.resources}
+    counts: dict[str, int] = {agent_of[row.resource_key]: 0 for row in rows}
+    for row in new:
+        counts[agent_of[row.resource_key]] += 1
+    conn.executemany(
+        "INSERT INTO agent_totals (agent, signal, rows, last_received_ns) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (agent, signal) DO UPDATE SET rows = rows + excluded.rows, "
+        "last_received_ns = max(last_received_ns, excluded.last_received_ns)",
+        [(agent, batch.signal.value, n, batch.received_ns) for agent, n in counts.items()],
+    )
