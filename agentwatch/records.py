@@ -47,7 +47,7 @@ class LogRow:
     observed_ns: int
     severity_number: int
     severity_text: str
-    event_name: str
+    event_name: str  # LogRecord.event_name as sent (the event.name attribute stays an attribute)
     body: str | None  # JSON value
     attributes: str
     elided: str | None

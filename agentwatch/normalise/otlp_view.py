@@ -183,14 +183,22 @@ def logs_batch(
     )
 
 
+def _is_content_event(record: LogRecord) -> bool:
+    # Agents disagree on where the event name lives (Codex puts a source callsite
+    # in eventName and the name in an attribute), so either one counts.
+    return (
+        record.event_name in CONTENT_EVENTS
+        or _attribute_str(record.attributes, "event.name") in CONTENT_EVENTS
+    )
+
+
 def _log_row(
     record: LogRecord, prefix: bytes, rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
 ) -> LogRow:
     attrs = attributes(record.attributes, policy, record.dropped_attributes_count)
-    event_name = record.event_name or _attribute_str(record.attributes, "event.name") or ""
     body: str | None = None
     if record.HasField("body"):
-        if not policy.keep_content and event_name in CONTENT_EVENTS:
+        if not policy.keep_content and _is_content_event(record):
             body = _dumps({"elided_length": _content_length(record.body)})
         else:
             value = any_value(record.body)
@@ -207,7 +215,7 @@ def _log_row(
         observed_ns=record.observed_time_unix_nano,
         severity_number=record.severity_number,
         severity_text=record.severity_text,
-        event_name=event_name,
+        event_name=record.event_name,
         body=body,
         attributes=attrs.json,
         elided=attrs.elided_json,

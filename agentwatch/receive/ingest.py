@@ -40,8 +40,9 @@ class Ingest:
         try:
             message = decode(signal, body, encoding)
         except DecodeError as exc:
-            # Only the problem's description is logged, never the payload (it may hold prompts).
-            log.info("refused %s %s request: %s", transport, signal.value, exc)
+            # The client gets the details; our log gets none, since a decode error can
+            # quote the offending value and values may hold prompts (RELIABILITY V4).
+            log.info("refused %s %s request: undecodable (%d bytes)", transport, signal.value, len(body))
             return Refused(Problem.BAD_DATA, str(exc))
         batch = batch_of(signal, message, transport, received_ns, self._policy)
         if batch.records == 0:
