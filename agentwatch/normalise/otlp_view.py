@@ -58,8 +58,23 @@ def _digest(*parts: bytes) -> bytes:
     return h.digest()
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+_MAX_U64 = (1 << 64) - 1
+
+
+def dedup_key(time_ns: int, prefix: bytes, content: bytes) -> bytes:
+    """The record's own timestamp (big-endian) then a digest of what it says.
+
+    The time prefix makes the store's unique index grow at its right edge, as
+    records arrive roughly in time order, instead of scattering 16-byte random
+    keys over the whole index (one random page write per record on a large
+    database). The timestamp is the one the sender set, so a re-send matches.
+    """
+    return min(max(time_ns, 0), _MAX_U64).to_bytes(8, "big") + blake2b(
+        prefix + content, digest_size=8
+    ).digest()
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _float(value: float) -> float | str:
@@ -109,23 +124,51 @@ class _Attrs:
         return _dumps(self.elided) if self.elided else None
 
 
-def attributes(kvs: Iterable[KeyValue], policy: ViewPolicy, dropped: int = 0) -> _Attrs:
+def attributes(kvs: Any, policy: ViewPolicy, dropped: int = 0) -> _Attrs:
+    """Attribute list → plain values, with content elided and the OTel limits applied.
+
+    This runs for every record, so the scalar cases are inlined rather than
+    going through any_value: it is the hottest loop of ingest.
+    """
     out: dict[str, Any] = {}
     elided: dict[str, int] = {}
+    if len(kvs) > MAX_ATTRIBUTES:
+        dropped += len(kvs) - MAX_ATTRIBUTES
+        kvs = kvs[:MAX_ATTRIBUTES]
+    keep_content = policy.keep_content
     for kv in kvs:
-        if len(out) + len(elided) >= MAX_ATTRIBUTES:
-            dropped += 1
-            continue
         key = kv.key
-        if not policy.keep_content and is_content_key(key):
-            elided[key] = _content_length(kv.value)
+        value = kv.value
+        if not keep_content and _is_content(key):
+            elided[key] = _content_length(value)
             continue
-        val = any_value(kv.value)
-        if isinstance(val, str) and len(val) > MAX_VALUE_CHARS:
-            elided[key] = len(val)
-            val = val[:MAX_VALUE_CHARS]
-        out[key] = val
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            text = value.string_value
+            if len(text) > MAX_VALUE_CHARS:
+                elided[key] = len(text)
+                text = text[:MAX_VALUE_CHARS]
+            out[key] = text
+        elif kind == "int_value":
+            out[key] = value.int_value
+        elif kind == "bool_value":
+            out[key] = value.bool_value
+        else:
+            out[key] = any_value(value)
     return _Attrs(out, elided, dropped)
+
+
+_content_keys: dict[str, bool] = {}
+
+
+def _is_content(key: str) -> bool:
+    # Keys repeat across records; remember the verdict (bounded so odd senders can't grow it).
+    verdict = _content_keys.get(key)
+    if verdict is None:
+        verdict = is_content_key(key)
+        if len(_content_keys) < 10_000:
+            _content_keys[key] = verdict
+    return verdict
 
 
 def _attribute_str(kvs: Iterable[KeyValue], key: str) -> str | None:
@@ -183,13 +226,10 @@ def logs_batch(
     )
 
 
-def _is_content_event(record: LogRecord) -> bool:
+def _is_content_event(record: LogRecord, attrs: _Attrs) -> bool:
     # Agents disagree on where the event name lives (Codex puts a source callsite
     # in eventName and the name in an attribute), so either one counts.
-    return (
-        record.event_name in CONTENT_EVENTS
-        or _attribute_str(record.attributes, "event.name") in CONTENT_EVENTS
-    )
+    return record.event_name in CONTENT_EVENTS or attrs.values.get("event.name") in CONTENT_EVENTS
 
 
 def _log_row(
@@ -198,7 +238,7 @@ def _log_row(
     attrs = attributes(record.attributes, policy, record.dropped_attributes_count)
     body: str | None = None
     if record.HasField("body"):
-        if not policy.keep_content and _is_content_event(record):
+        if not policy.keep_content and _is_content_event(record, attrs):
             body = _dumps({"elided_length": _content_length(record.body)})
         else:
             value = any_value(record.body)
@@ -207,7 +247,11 @@ def _log_row(
             body = _dumps(value)
     time_ns = record.time_unix_nano or record.observed_time_unix_nano or received_ns
     return LogRow(
-        dedup_key=_digest(prefix, record.SerializeToString(deterministic=True)),
+        dedup_key=dedup_key(
+            record.time_unix_nano or record.observed_time_unix_nano,
+            prefix,
+            record.SerializeToString(deterministic=True),
+        ),
         resource_key=rkey,
         scope_key=skey,
         time_ns=time_ns,
@@ -293,7 +337,7 @@ def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) ->
         attrs = attributes(point.attributes, policy)
         rows.append(
             PointRow(
-                dedup_key=_digest(prefix, point.SerializeToString(deterministic=True)),
+                dedup_key=dedup_key(point.time_unix_nano, prefix, point.SerializeToString(deterministic=True)),
                 resource_key=rkey,
                 scope_key=skey,
                 name=metric.name,
@@ -375,7 +419,7 @@ def _span_row(span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewP
         for link in span.links
     ]
     return SpanRow(
-        dedup_key=_digest(prefix, span.SerializeToString(deterministic=True)),
+        dedup_key=dedup_key(span.end_time_unix_nano, prefix, span.SerializeToString(deterministic=True)),
         resource_key=rkey,
         scope_key=skey,
         trace_id=span.trace_id,

@@ -22,6 +22,12 @@ module decodes them the way the spec says:
 * ``null`` for a field means the field is absent.  Unknown field names are ignored
   at every level, since newer senders use newer protos (e.g. Codex's
   ``entityRefs``).
+* Two members of one oneof (AnyValue's value, a data point's ``asInt``/``asDouble``,
+  a Metric's data) in one object is an error, as is a JSON value of the wrong type.
+  Errors name the JSON path: ``resourceLogs[0].scopeLogs[0].logRecords[2].traceId``.
+* Strings must be valid Unicode: an escaped lone surrogate (``"\\ud800"``) is an error.
+  A key repeated within one JSON object is not detected; ``json.loads`` keeps the
+  last one.
 
 Leniency decisions (deliberate; the spec only promises lowerCamelCase keys and
 integer enums):
@@ -39,10 +45,11 @@ integer enums):
   JSON and is an error.
 
 Limits: messages may nest at most 100 levels below the request, the default depth
-limit of the upb protobuf runtime.  Deeper data could only come from AnyValue
-kvlist/array nesting, and a message deeper than that could not be re-read from its
-own protobuf encoding.  Nesting too deep for ``json.loads`` is an error as well,
-never a ``RecursionError``.  Well-known types and map fields have special JSON
+limit of the upb protobuf runtime, so that whatever this decoder accepts the
+protobuf path would accept too, and the message can be re-read from its own
+protobuf encoding.  Only AnyValue nesting gets that deep: about 32 levels of
+``kvlistValue`` or 49 of ``arrayValue``.  Nesting too deep for ``json.loads`` is an
+error as well, never a ``RecursionError``.  Well-known types and map fields have special JSON
 forms that OTLP does not use; asking for a message type that contains them raises
 ``TypeError`` up front rather than decoding it wrongly.
 
@@ -52,10 +59,10 @@ cached.  The walker converts the output of ``json.loads`` into nested keyword
 dictionaries with proto field names and Python values, validating as it goes, and
 the message is built by a single ``message_type(**kwargs)`` call, which upb runs in
 C.  The alternative, rewriting the ids and then calling ``json_format.ParseDict``,
-measured about 9.5k log records/s on a realistic body: ``ParseDict`` sets every
-field from Python and dominates the cost.  The walker does only the validation in
-Python and is several times faster.  JSON paths for error messages are collected
-only when an error propagates, so the happy path pays nothing for them.
+measured about 9.5k log records/s on a realistic body (512 records with 8
+attributes each), against about 40k for this walker: ``ParseDict`` sets every field
+from Python, while here Python only validates.  JSON paths for error messages are
+collected only when an error propagates, so the happy path pays nothing for them.
 """
 
 from __future__ import annotations
@@ -78,7 +85,7 @@ __all__ = ["JsonDecodeError", "parse_otlp_json"]
 
 M = TypeVar("M", bound=Message)
 
-# upb refuses to parse protobuf nested deeper than this (kUpb_WireFormat_DefaultDepthLimit).
+# upb's default decode depth limit: it refuses protobuf with messages nested deeper than this.
 MAX_MESSAGE_DEPTH = 100
 
 _INT32 = (-(2**31), 2**31 - 1)
@@ -86,7 +93,8 @@ _UINT32 = (0, 2**32 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 _UINT64 = (0, 2**64 - 1)
 
-# The longest decimal string that can still be in range for a 64-bit type ("-" + 19 digits).
+# The longest decimal string that can still be in range for a 64-bit type: 20 digits for
+# uint64, "-" and 19 digits for int64.
 _MAX_INT_STRING = 20
 
 # Proto3 JSON allows exponent notation for integers, quoted or not ("1e3").
@@ -279,7 +287,7 @@ def _walk_message_list(plan: _MessagePlan, value: Any, depth: int) -> list[dict[
     append = out.append
     index = 0
     try:
-        for index, item in enumerate(value):
+        for index, item in enumerate(value):  # noqa: B007 (read by the except clause)
             append(_walk_message(plan, item, depth))
     except _FieldError as error:
         error.path.append(index)
@@ -309,7 +317,7 @@ def _repeated_converter(convert_item: Converter) -> Converter:
         append = out.append
         index = 0
         try:
-            for index, item in enumerate(value):
+            for index, item in enumerate(value):  # noqa: B007 (read by the except clause)
                 append(convert_item(item, depth))
         except _FieldError as error:
             error.path.append(index)
@@ -479,7 +487,8 @@ def _enum_converter(enum_names: dict[str, int], enum_name: str) -> Converter:
             digits = value[1:] if value[:1] == "-" else value
             if not (digits.isascii() and digits.isdigit()):
                 raise _FieldError(f"unknown value {_describe(value)} for enum {enum_name}")
-        return as_integer(value, depth)
+        number: int = as_integer(value, depth)
+        return number
 
     return convert
 

@@ -69,7 +69,7 @@ class _Table:
     def insert_sql(self) -> str:
         cols = ", ".join(["batch_id", *self.columns])
         marks = ", ".join("?" * (len(self.columns) + 1))
-        return f"INSERT INTO {self.name} ({cols}) VALUES ({marks})"
+        return f"INSERT OR IGNORE INTO {self.name} ({cols}) VALUES ({marks})"
 
     @property
     def values(self) -> Callable[[Any], tuple[Any, ...]]:
@@ -293,32 +293,6 @@ class Writer:
 
 
 # -- what one request writes ---------------------------------------------------
-_IN_CHUNK = 500
-
-
-def _existing_keys(conn: sqlite3.Connection, table: str, keys: list[bytes]) -> set[bytes]:
-    found: set[bytes] = set()
-    for i in range(0, len(keys), _IN_CHUNK):
-        chunk = keys[i : i + _IN_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        sql = f"SELECT dedup_key FROM {table} WHERE dedup_key IN ({marks})"
-        found.update(row[0] for row in conn.execute(sql, chunk))
-    return found
-
-
-def _new_rows(
-    conn: sqlite3.Connection, table: str, rows: tuple[LogRow | PointRow | SpanRow, ...]
-) -> list[LogRow | PointRow | SpanRow]:
-    """Rows not stored before and not repeated within the request."""
-    existing = _existing_keys(conn, table, [row.dedup_key for row in rows])
-    new = []
-    for row in rows:
-        if row.dedup_key not in existing:
-            existing.add(row.dedup_key)
-            new.append(row)
-    return new
-
-
 def insert_batch(conn: sqlite3.Connection, batch: Batch) -> Committed:
     """Write one request's rows; the caller owns the transaction."""
     table = TABLES[batch.signal.value]
@@ -334,30 +308,39 @@ def insert_batch(conn: sqlite3.Connection, batch: Batch) -> Committed:
         "INSERT OR IGNORE INTO scopes VALUES (?, ?, ?, ?, ?)",
         [(s.key, s.name, s.version, s.attributes, s.schema_url) for s in batch.scopes],
     )
-    new = _new_rows(conn, table.name, rows)
     batch_id = conn.execute(
-        "INSERT INTO batches (received_ns, signal, transport, records, stored) VALUES (?, ?, ?, ?, ?)",
-        (batch.received_ns, batch.signal.value, batch.transport, len(rows), len(new)),
+        "INSERT INTO batches (received_ns, signal, transport, records, stored) VALUES (?, ?, ?, ?, 0)",
+        (batch.received_ns, batch.signal.value, batch.transport, len(rows)),
     ).lastrowid
-    values = table.values
-    conn.executemany(table.insert_sql, [(batch_id, *values(row)) for row in new])
-    _count_by_agent(conn, batch, rows, new)
-    return Committed(stored=len(new), duplicates=len(rows) - len(new))
-
-
-def _count_by_agent(
-    conn: sqlite3.Connection,
-    batch: Batch,
-    rows: tuple[LogRow | PointRow | SpanRow, ...],
-    new: list[LogRow | PointRow | SpanRow],
-) -> None:
-    agent_of = {r.key: r.agent for r in batch.resources}
-    counts: dict[str, int] = {agent_of[row.resource_key]: 0 for row in rows}
-    for row in new:
-        counts[agent_of[row.resource_key]] += 1
+    stored_by_agent = _insert_rows(conn, table, batch_id, batch, rows)
+    stored = sum(stored_by_agent.values())
+    conn.execute("UPDATE batches SET stored = ? WHERE id = ?", (stored, batch_id))
     conn.executemany(
         "INSERT INTO agent_totals (agent, signal, rows, last_received_ns) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (agent, signal) DO UPDATE SET rows = rows + excluded.rows, "
         "last_received_ns = max(last_received_ns, excluded.last_received_ns)",
-        [(agent, batch.signal.value, n, batch.received_ns) for agent, n in counts.items()],
+        [(agent, batch.signal.value, n, batch.received_ns) for agent, n in stored_by_agent.items()],
     )
+    return Committed(stored=stored, duplicates=len(rows) - stored)
+
+
+def _insert_rows(
+    conn: sqlite3.Connection,
+    table: _Table,
+    batch_id: int,
+    batch: Batch,
+    rows: tuple[LogRow | PointRow | SpanRow, ...],
+) -> dict[str, int]:
+    """INSERT OR IGNORE on the dedup key: a record stored before is skipped.
+
+    Returns the number of new rows per agent (rows are grouped by agent so
+    executemany's rowcount can say how many of each were new).
+    """
+    agent_of = {r.key: r.agent for r in batch.resources}
+    by_agent: dict[str, list[tuple[Any, ...]]] = {}
+    values = table.values
+    for row in rows:
+        by_agent.setdefault(agent_of[row.resource_key], []).append((batch_id, *values(row)))
+    return {
+        agent: conn.executemany(table.insert_sql, params).rowcount for agent, params in by_agent.items()
+    }
