@@ -141,7 +141,7 @@ def test_real_body_decodes_with_the_recorded_number_of_records(path: Path) -> No
 
 
 def test_codex_trace_ids_are_hex_not_base64() -> None:
-    name = "codex__http_json_default_prompt_redaction__0003_http_traces.json.gz"
+    name = "codex__http_json_default_prompt_redaction__0003_http_traces.json"
     raw = fixture_body(name)
     first_span_json = json.loads(raw)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
 
