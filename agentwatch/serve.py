@@ -38,6 +38,22 @@ PRUNE_EVERY_S = 600.0
 SHUTDOWN_GRACE_S = 5.0
 
 
+class _NoValuesFromAiohttp(logging.Filter):
+    """aiohttp logs malformed requests with a traceback quoting the bad bytes.
+
+    Those bytes are the client's (a header value, part of a body); our logs never
+    carry values (RELIABILITY V4, L6), so keep only the exception's type.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            kind = type(record.exc_info[1]).__name__
+            record.msg, record.args = "refused a malformed HTTP request (%s)", (kind,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 class StartupError(Exception):
     """The listener cannot start; the message says why."""
 
@@ -115,6 +131,7 @@ async def serve(settings: ServeSettings, ready: Callable[[str], None] | None = N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    logging.getLogger("aiohttp.server").addFilter(_NoValuesFromAiohttp())
     async with AsyncExitStack() as stack:
         lock = InstanceLock(settings.db)
         lock.acquire()

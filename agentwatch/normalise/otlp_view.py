@@ -60,6 +60,16 @@ def _digest(*parts: bytes) -> bytes:
 
 
 _MAX_U64 = (1 << 64) - 1
+_MAX_I64 = (1 << 63) - 1
+
+
+def _i64(value: int) -> int:
+    """OTLP times and counts are unsigned 64-bit; SQLite integers are signed.
+
+    A value past 2**63 - 1 (a time after 2262) is nonsense from the sender, but
+    valid protobuf: store it clamped rather than fail the whole request.
+    """
+    return value if value <= _MAX_I64 else _MAX_I64
 
 
 def dedup_key(time_ns: int, prefix: bytes, content: bytes) -> bytes:
@@ -263,7 +273,7 @@ def _log_row(
             if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
                 value = value[:MAX_VALUE_CHARS]
             body = _dumps(value)
-    time_ns = record.time_unix_nano or record.observed_time_unix_nano or received_ns
+    time_ns = _i64(record.time_unix_nano or record.observed_time_unix_nano or received_ns)
     return LogRow(
         dedup_key=dedup_key(
             record.time_unix_nano or record.observed_time_unix_nano,
@@ -273,8 +283,8 @@ def _log_row(
         resource_key=rkey,
         scope_key=skey,
         time_ns=time_ns,
-        time_unix_nano=record.time_unix_nano,
-        observed_ns=record.observed_time_unix_nano,
+        time_unix_nano=_i64(record.time_unix_nano),
+        observed_ns=_i64(record.observed_time_unix_nano),
         severity_number=record.severity_number,
         severity_text=record.severity_text,
         event_name=record.event_name,
@@ -344,7 +354,7 @@ def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) ->
             if isinstance(value, float) and not math.isfinite(value):
                 value = None
         else:
-            count = point.count
+            count = _i64(point.count)
             total = point.sum if kind == "summary" or point.HasField("sum") else None
             if kind != "summary":
                 low = point.min if point.HasField("min") else None
@@ -363,8 +373,8 @@ def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) ->
                 kind=kind,
                 temporality=temporality,
                 monotonic=monotonic,
-                start_ns=point.start_time_unix_nano,
-                time_ns=point.time_unix_nano,
+                start_ns=_i64(point.start_time_unix_nano),
+                time_ns=_i64(point.time_unix_nano),
                 value=value,
                 count=count,
                 sum=total,
@@ -445,8 +455,8 @@ def _span_row(span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewP
         parent_span_id=span.parent_span_id,
         name=span.name,
         kind=span.kind,
-        start_ns=span.start_time_unix_nano,
-        end_ns=span.end_time_unix_nano,
+        start_ns=_i64(span.start_time_unix_nano),
+        end_ns=_i64(span.end_time_unix_nano),
         status_code=span.status.code,
         status_message=span.status.message,
         attributes=attrs.json,

@@ -35,9 +35,14 @@ def host_name(host: str) -> str | None:
     else:
         name, _, port = host.partition(":")
         rest = f":{port}" if _ else ""
-    if rest and not (rest.startswith(":") and rest[1:].isdigit() and len(rest) <= 6):
+    if name in ("", "[]") or (rest and not (rest.startswith(":") and _is_port(rest[1:]))):
         return None
     return name
+
+
+def _is_port(text: str) -> bool:
+    # str.isdigit() alone also accepts "４３１８" and "²", which int() then rejects.
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and int(text) <= 65535
 
 
 def check_host(host: str | None, allowed: frozenset[str] = LOOPBACK_NAMES) -> Refused | None:

@@ -100,6 +100,10 @@ async def read_body(request: web.Request, gzipped: bool, limits: HttpLimits) -> 
                 return refusal
     except TimeoutError:
         return Refused(Problem.BAD_DATA, "request body stalled; timed out reading it")
+    except ConnectionResetError:
+        # The client went away mid-body (its own timeout, a cancelled export). Nobody
+        # reads this answer; returning it keeps a routine event out of the error log.
+        return Refused(Problem.BAD_DATA, "connection lost while reading the request body")
     return inflater.finish()
 
 

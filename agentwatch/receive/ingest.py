@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable, Protocol
+import traceback
+from typing import Any, Callable, Protocol
 
 from agentwatch.normalise.otlp_view import ViewPolicy, batch_of
 from agentwatch.receive.decode import DecodeError, Encoding, decode
@@ -44,6 +45,12 @@ class Ingest:
             # quote the offending value and values may hold prompts (RELIABILITY V4).
             log.info("refused %s %s request: undecodable (%d bytes)", transport, signal.value, len(body))
             return Refused(Problem.BAD_DATA, str(exc))
+        try:
+            return await self._store(signal, message, transport, received_ns)
+        except Exception as exc:  # noqa: BLE001 - a bug, answered as one (below)
+            return _internal_error(exc, signal, transport, len(body))
+
+    async def _store(self, signal: Signal, message: Any, transport: str, received_ns: int) -> Outcome:
         batch = batch_of(signal, message, transport, received_ns, self._policy)
         if batch.records == 0:
             return Accepted(0, 0, 0)
@@ -51,3 +58,19 @@ class Ingest:
         if isinstance(result, Committed):
             return Accepted(batch.records, result.stored, result.duplicates)
         return Refused(Problem.UNAVAILABLE, result.reason)
+
+
+def _internal_error(exc: Exception, signal: Signal, transport: str, size: int) -> Refused:
+    """A bug while normalising or writing: answer 500 with a Status body, as the spec requires.
+
+    Left alone, aiohttp answers a text/plain 500 and grpc an UNKNOWN carrying the
+    exception text. The writer rolls a failed request back to its savepoint, so
+    nothing of it is stored. The log gets the traceback's frames and the exception
+    type but not its message, which may quote a value from the payload (V4).
+    """
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error(
+        "internal error storing %s %s request (%d bytes): %s\n%s",
+        transport, signal.value, size, type(exc).__name__, frames,
+    )
+    return Refused(Problem.INTERNAL, f"internal error in agentwatch ({type(exc).__name__}); nothing was stored")

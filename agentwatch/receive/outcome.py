@@ -19,6 +19,7 @@ class Problem(Enum):
     MISDIRECTED = "misdirected"  # Host header is not a loopback name (DNS rebinding)
     FORBIDDEN = "forbidden"  # a browser (Origin header)
     UNAVAILABLE = "unavailable"  # cannot commit now: retry shortly
+    INTERNAL = "internal"  # a bug in agentwatch; nothing was stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ _MAP: dict[Problem, Mapping] = {
     Problem.MISDIRECTED: Mapping(421, grpc.StatusCode.PERMISSION_DENIED),
     Problem.FORBIDDEN: Mapping(403, grpc.StatusCode.PERMISSION_DENIED),
     Problem.UNAVAILABLE: Mapping(503, grpc.StatusCode.UNAVAILABLE, RETRY_AFTER_S),
+    # Not retryable: the same request would hit the same bug (spec: only 429/502/503/504 are).
+    Problem.INTERNAL: Mapping(500, grpc.StatusCode.INTERNAL),
 }
 
 

@@ -207,43 +207,31 @@ class Attacker:
 
 
 class StderrTail:
-    """Reads the listener's stderr while it runs, so the test can wait for log lines."""
+    """The listener's stderr lines so far (support.listener keeps reading them)."""
 
     def __init__(self, listener: Listener) -> None:
-        assert listener.proc.stderr is not None
-        self._stream = listener.proc.stderr
-        self._lines: list[str] = []
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
+        self._listener = listener
 
-    def _read(self) -> None:
-        for line in self._stream:
-            with self._cond:
-                self._lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
+    def _all(self) -> list[str]:
+        return [line.rstrip("\n") for line in self._listener.stderr_lines]
 
     def refusals(self) -> list[str]:
-        with self._cond:
-            return [line for line in self._lines if line.startswith("agentwatch: refused ")]
+        return [line for line in self._all() if line.startswith("agentwatch: refused ")]
 
     def wait_until(self, done: Callable[[list[str]], bool], timeout: float) -> bool:
         """Wait until `done(refusal lines so far)` is true; False on timeout."""
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while not done([line for line in self._lines if line.startswith("agentwatch: refused ")]):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-            return True
+        while not done(self.refusals()):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def text(self) -> str:
-        with self._cond:
-            return "\n".join(self._lines)
+        return "\n".join(self._all())
 
     def join(self, timeout: float = 5.0) -> None:
-        self._thread.join(timeout)
+        self._listener.stderr()
 
 
 @pytest.fixture

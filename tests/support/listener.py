@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,21 @@ class Listener:
     http_port: int
     grpc_port: int
     stderr_lines: list[str] = field(default_factory=list)
+    _pump: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        # Read stderr all the time: a listener that logs a line per refused request
+        # would otherwise fill the 64 KiB pipe and block in write(), which looks
+        # like a hang in the product.
+        stream = self.proc.stderr
+        assert stream is not None
+
+        def pump() -> None:
+            for line in stream:
+                self.stderr_lines.append(line)
+
+        self._pump = threading.Thread(target=pump, name="listener-stderr", daemon=True)
+        self._pump.start()
 
     @property
     def http_url(self) -> str:
@@ -44,10 +60,9 @@ class Listener:
         self.stop(signal.SIGKILL)
 
     def stderr(self) -> str:
-        """Everything the listener wrote to stderr (only after it has exited)."""
-        assert self.proc.stderr is not None
-        if self.proc.poll() is not None:
-            self.stderr_lines.append(self.proc.stderr.read())
+        """What the listener wrote to stderr so far (all of it once it has exited)."""
+        if self.proc.poll() is not None and self._pump is not None:
+            self._pump.join(5)
         return "".join(self.stderr_lines)
 
     def count(self, table: str) -> int:

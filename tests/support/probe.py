@@ -7,10 +7,9 @@ Memory is the kernel's own account of the server process (/proc/<pid>/status).
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
-from support.listener import Listener, query, start_listener
+from support.listener import Listener, query
 
 RAW_TABLES = ("log_records", "metric_points", "spans", "batches", "resources", "scopes", "agent_totals")
 
@@ -18,34 +17,6 @@ RAW_TABLES = ("log_records", "metric_points", "spans", "batches", "resources", "
 def table_counts(listener: Listener) -> dict[str, int]:
     sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in RAW_TABLES)
     return dict(query(listener.db, sql))  # type: ignore[arg-type]
-
-
-def drain_stderr(listener: Listener) -> None:
-    """Keep reading the listener's stderr into listener.stderr_lines.
-
-    start_listener pipes stderr and reads it only after exit; a listener that logs
-    one line per refusal fills the 64 KiB pipe after a few hundred bad requests and
-    then blocks in write(), which would look like a hang in the product.
-    """
-    stream = listener.proc.stderr
-    assert stream is not None
-
-    def pump() -> None:
-        for line in stream:
-            listener.stderr_lines.append(line)
-
-    threading.Thread(target=pump, name="listener-stderr", daemon=True).start()
-
-
-def start_drained(db: Path, *extra: str) -> Listener:
-    listener = start_listener(db, *extra)
-    drain_stderr(listener)
-    return listener
-
-
-def stop_drained(listener: Listener) -> int:
-    """Stop and return the exit code; stderr was already collected by the pump."""
-    return listener.proc.wait(0) if listener.proc.poll() is not None else listener.stop()
 
 
 def alive(listener: Listener) -> bool:
