@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="address to listen on (repeatable; default 127.0.0.1 and ::1)",
     )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests whose Host header is NAME (repeatable; loopback names always are)",
+    )
     serve.add_argument("--http-port", type=_port, default=4318, help="OTLP/HTTP port (0 = ephemeral)")
     serve.add_argument("--grpc-port", type=_port, default=4317, help="OTLP/gRPC port (0 = ephemeral)")
     serve.add_argument(
@@ -89,6 +96,7 @@ def _serve(args: argparse.Namespace, db: Path) -> int:
     settings = ServeSettings(
         db=db,
         hosts=hosts,
+        allow_hosts=tuple(args.allow_host),
         http_port=args.http_port,
         grpc_port=args.grpc_port,
         keep_content=args.keep_content,

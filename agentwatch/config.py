@@ -17,6 +17,7 @@ DEFAULT_GRPC_PORT = 4317
 class ServeSettings:
     db: Path
     hosts: tuple[str, ...] = DEFAULT_HOSTS
+    allow_hosts: tuple[str, ...] = ()  # extra Host header names accepted (besides loopback)
     http_port: int = DEFAULT_HTTP_PORT
     grpc_port: int = DEFAULT_GRPC_PORT
     keep_content: bool = False

@@ -56,6 +56,22 @@ def check_host(host: str | None, allowed: frozenset[str] = LOOPBACK_NAMES) -> Re
     )
 
 
+def allowed_host_names(bound: tuple[str, ...], extra: tuple[str, ...] = ()) -> frozenset[str]:
+    """Loopback names, plus the non-loopback addresses the user chose to listen on.
+
+    Listening on a LAN address is an explicit choice (`--host`), and its clients
+    address it by that IP; wildcard binds add nothing, so such clients must be
+    named with `--allow-host`.
+    """
+    names = set(LOOPBACK_NAMES)
+    for host in (*bound, *extra):
+        name = host.strip().lower()
+        if name in ("0.0.0.0", "::", ""):
+            continue
+        names.add(f"[{name}]" if ":" in name and not name.startswith("[") else name)
+    return frozenset(names)
+
+
 def check_origin(headers: Mapping[str, str]) -> Refused | None:
     if "Origin" in headers:
         return Refused(

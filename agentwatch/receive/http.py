@@ -132,21 +132,29 @@ def respond(outcome: Outcome, encoding: Encoding | None, signal_response: type |
 
 
 class OtlpHttpHandler:
-    def __init__(self, ingest: Ingest, limits: HttpLimits = HttpLimits()) -> None:
+    def __init__(
+        self,
+        ingest: Ingest,
+        limits: HttpLimits = HttpLimits(),
+        allowed_hosts: frozenset[str] = guard.LOOPBACK_NAMES,
+    ) -> None:
         self._ingest = ingest
         self._limits = limits
+        self._allowed_hosts = allowed_hosts
         self._in_flight = 0
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         outcome, encoding, signal = await self._handle(request)
         response_type = RESPONSE_TYPES[signal] if signal is not None else None
         if isinstance(outcome, Refused) and outcome.problem not in (Problem.UNAVAILABLE,):
-            log.info("refused %s %s: %s", request.method, request.path, outcome.problem.value)
+            # The path is the client's string: name it only if it is one of ours (L6).
+            path = request.path if request.path in guard.SIGNAL_PATHS else "(other path)"
+            log.info("refused %s %s: %s", request.method, path, outcome.problem.value)
         return respond(outcome, encoding, response_type)
 
     async def _handle(self, request: web.Request):  # type: ignore[no-untyped-def]
         headers = request.headers
-        refusal = guard.check_host(headers.get("Host")) or guard.check_origin(headers)
+        refusal = guard.check_host(headers.get("Host"), self._allowed_hosts) or guard.check_origin(headers)
         if refusal:
             return refusal, None, None
         signal = guard.route(request.path, request.method)
@@ -170,8 +178,12 @@ class OtlpHttpHandler:
             self._in_flight -= 1
 
 
-def make_app(ingest: Ingest, limits: HttpLimits = HttpLimits()) -> web.Application:
+def make_app(
+    ingest: Ingest,
+    limits: HttpLimits = HttpLimits(),
+    allowed_hosts: frozenset[str] = guard.LOOPBACK_NAMES,
+) -> web.Application:
     # client_max_size is a backstop only: bodies are read by read_body under our own cap.
     app = web.Application(client_max_size=limits.max_body + 1)
-    app.router.add_route("*", "/{tail:.*}", OtlpHttpHandler(ingest, limits))
+    app.router.add_route("*", "/{tail:.*}", OtlpHttpHandler(ingest, limits, allowed_hosts))
     return app

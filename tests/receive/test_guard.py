@@ -228,3 +228,11 @@ def test_route_refuses_other_paths_and_methods(path: str, method: str, problem: 
 )
 def test_is_loopback_address(host: str, loopback: bool) -> None:
     assert guard.is_loopback_address(host) is loopback
+
+
+def test_allowed_host_names_add_chosen_addresses_but_not_wildcards() -> None:
+    names = guard.allowed_host_names(("0.0.0.0", "::", "192.168.1.5", "fd00::5"), ("Build.Box",))
+    assert names == guard.LOOPBACK_NAMES | {"192.168.1.5", "[fd00::5]", "build.box"}
+    assert guard.check_host("192.168.1.5:4318", names) is None
+    assert guard.check_host("[fd00::5]:4318", names) is None
+    assert guard.check_host("0.0.0.0:4318", names) is not None

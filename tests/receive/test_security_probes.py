@@ -279,3 +279,37 @@ def test_the_grpc_port_does_not_answer_http_1(srv: Listener) -> None:
             reply = b""
     assert not reply.startswith(b"HTTP/1.")
     assert table_counts(srv) == before
+
+
+# --host / --allow-host ---------------------------------------------------------------------------
+
+def test_allow_host_names_are_accepted_and_others_still_refused(tmp_path: Path) -> None:
+    # A user who serves a container or VM names the Host its clients will use.
+    extra = start_listener(tmp_path / "allow.db", "--allow-host", "agentwatch.internal")
+    try:
+        accepted = rawhttp.post(extra.http_port, "/v1/logs", simple_logs(3, tag="allowed"),
+                                host_header=f"agentwatch.internal:{extra.http_port}")
+        refused = rawhttp.post(extra.http_port, "/v1/logs", simple_logs(3, tag="refused"),
+                               host_header=f"evil.example:{extra.http_port}")
+        assert (accepted.status, refused.status) == (200, 421)
+        assert extra.count("log_records") == 3
+    finally:
+        extra.stop()
+
+
+def test_a_non_loopback_host_warns_and_accepts_its_own_address_as_host(tmp_path: Path) -> None:
+    addresses = [a for a in _non_loopback_addresses() if ":" not in a]
+    if not addresses:
+        pytest.skip("this machine has no non-loopback IPv4 address to listen on")
+    address = addresses[0]
+    lan = start_listener(tmp_path / "lan.db", "--host", address)
+    try:
+        sock_port = lan.http_port
+        with socket.create_connection((address, sock_port), timeout=5):
+            pass  # reachable on the chosen address
+        resp = rawhttp.post(sock_port, "/v1/logs", simple_logs(2, tag="lan"), host=address,
+                            host_header=f"{address}:{sock_port}")
+        assert resp.status == 200, resp.body
+    finally:
+        lan.stop()
+    assert "non-loopback address" in lan.stderr()
