@@ -126,6 +126,15 @@ async def _prune_forever(writer: Writer, policy: RetentionPolicy) -> None:
             log.info("retention: pruned %d raw rows", pruned)
 
 
+async def _stop_listening(runner: web.AppRunner, server: grpc.aio.Server) -> None:
+    """Both transports stop accepting at once; runner.cleanup then waits for HTTP in flight.
+
+    Stopping gRPC alone first would keep the HTTP port taking new requests through
+    gRPC's whole grace period (seconds, if the database is locked).
+    """
+    await asyncio.gather(*(site.stop() for site in list(runner.sites)), server.stop(SHUTDOWN_GRACE_S))
+
+
 async def serve(settings: ServeSettings, ready: Callable[[str], None] | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -145,7 +154,11 @@ async def serve(settings: ServeSettings, ready: Callable[[str], None] | None = N
         hosts = _usable_hosts(settings.hosts)
 
         runner = web.AppRunner(
-            make_app(ingest, HttpLimits(max_body=settings.max_body)),
+            make_app(
+                ingest,
+                HttpLimits(max_body=settings.max_body),
+                guard.allowed_host_names(hosts, settings.allow_hosts),
+            ),
             auto_decompress=False,  # read_body inflates under its own cap
             access_log=None,
             handle_signals=False,
@@ -158,7 +171,7 @@ async def serve(settings: ServeSettings, ready: Callable[[str], None] | None = N
         server = make_server(ingest, settings.max_body)
         grpc_port = _bind_grpc(server, hosts, settings.grpc_port)
         await server.start()
-        stack.push_async_callback(server.stop, SHUTDOWN_GRACE_S)
+        stack.push_async_callback(_stop_listening, runner, server)
 
         lock.write(
             ListenerInfo(os.getpid(), http_port, grpc_port, keep_content=settings.keep_content)

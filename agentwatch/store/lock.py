@@ -34,8 +34,14 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = self._open()
+        except OSError as exc:
+            # The first thing serve touches on disk, so an unusable data folder shows up here.
+            raise StoreError(
+                f"cannot create {self.path}: {_reason(exc)}; the database's folder must be a "
+                "writable directory (pass --db to put it elsewhere)"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -44,12 +50,16 @@ class InstanceLock:
                 other = read_listener(self.db)
                 who = f" (pid {other.pid})" if other else ""
                 raise StoreError(
-                    f"another agentwatch serve{who} is already using this database; "
+                    f"another agentwatch serve{who} is already using {self.db}; "
                     "stop it first or pass a different --db"
                 ) from None
-            raise
+            raise StoreError(f"cannot lock {self.path}: {_reason(exc)}") from None
         self._fd = fd
         self.write(ListenerInfo(pid=os.getpid()))
+
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
 
     def write(self, info: ListenerInfo) -> None:
         assert self._fd is not None
@@ -80,6 +90,16 @@ def read_listener(db: Path) -> ListenerInfo | None:
         return None
     finally:
         os.close(fd)
+
+
+def _reason(exc: OSError) -> str:
+    # mkdir's bare "File exists" / "Not a directory" would not say which part is wrong.
+    if isinstance(exc, FileExistsError) and exc.filename:
+        return f"{exc.filename} exists and is not a directory"
+    if isinstance(exc, NotADirectoryError) and exc.filename:
+        return f"part of {exc.filename} is a file, not a directory"
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def _parse(data: bytes) -> ListenerInfo | None:

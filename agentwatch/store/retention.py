@@ -7,6 +7,7 @@ rows. Per-agent totals are decremented in the same transaction.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from dataclasses import dataclass
 
@@ -25,10 +26,7 @@ class RetentionPolicy:
 class PruneStep:
     batches: int
     rows: int
-
-    @property
-    def more(self) -> bool:
-        return self.batches == STEP_BATCHES
+    more: bool = False  # the policy still wants more deleted: run another step
 
 
 def used_bytes(conn: sqlite3.Connection) -> int:
@@ -38,31 +36,45 @@ def used_bytes(conn: sqlite3.Connection) -> int:
     return (pages - free) * page_size
 
 
+def _too_old(conn: sqlite3.Connection, max_age_days: float, now_ns: int) -> list[int]:
+    cutoff = now_ns - int(max_age_days * 86_400 * 1e9)
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM batches WHERE received_ns < ? ORDER BY id LIMIT ?",
+            (cutoff, STEP_BATCHES),
+        )
+    ]
+
+
+def _over_size(conn: sqlite3.Connection, max_bytes: int) -> list[int]:
+    """The oldest batches that, at the average batch size, make up the excess.
+
+    A fixed STEP_BATCHES here would wipe a small store (or 200 large batches) for
+    one byte over the limit; the estimate errs small and the next step corrects it.
+    """
+    used = used_bytes(conn)
+    if used <= max_bytes:
+        return []
+    (count,) = conn.execute("SELECT count(*) FROM batches").fetchone()
+    if count == 0:
+        return []
+    wanted = min(STEP_BATCHES, max(1, math.ceil((used - max_bytes) * count / used)))
+    return [row[0] for row in conn.execute("SELECT id FROM batches ORDER BY id LIMIT ?", (wanted,))]
+
+
 def _doomed_batches(conn: sqlite3.Connection, policy: RetentionPolicy, now_ns: int) -> list[int]:
     if policy.max_age_days is not None:
-        cutoff = now_ns - int(policy.max_age_days * 86_400 * 1e9)
-        ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT id FROM batches WHERE received_ns < ? ORDER BY id LIMIT ?",
-                (cutoff, STEP_BATCHES),
-            )
-        ]
+        ids = _too_old(conn, policy.max_age_days, now_ns)
         if ids:
             return ids
-    if policy.max_bytes is not None and used_bytes(conn) > policy.max_bytes:
-        return [
-            row[0]
-            for row in conn.execute("SELECT id FROM batches ORDER BY id LIMIT ?", (STEP_BATCHES,))
-        ]
+    if policy.max_bytes is not None:
+        return _over_size(conn, policy.max_bytes)
     return []
 
 
-def prune_step(conn: sqlite3.Connection, policy: RetentionPolicy, now_ns: int) -> PruneStep:
-    """Delete up to STEP_BATCHES of the oldest batches the policy no longer keeps."""
-    ids = _doomed_batches(conn, policy, now_ns)
-    if not ids:
-        return PruneStep(0, 0)
+def _delete_batches(conn: sqlite3.Connection, ids: list[int]) -> int:
+    """Delete the batches and their rows, taking their rows off agent_totals."""
     marks = ",".join("?" * len(ids))
     deleted = 0
     for signal, table in TABLES.items():
@@ -77,9 +89,21 @@ def prune_step(conn: sqlite3.Connection, policy: RetentionPolicy, now_ns: int) -
         )
         deleted += conn.execute(f"DELETE FROM {table.name} WHERE batch_id IN ({marks})", ids).rowcount
     conn.execute(f"DELETE FROM batches WHERE id IN ({marks})", ids)
-    return PruneStep(len(ids), deleted)
+    return deleted
+
+
+def prune_step(conn: sqlite3.Connection, policy: RetentionPolicy, now_ns: int) -> PruneStep:
+    """Delete up to STEP_BATCHES of the oldest batches the policy no longer keeps."""
+    ids = _doomed_batches(conn, policy, now_ns)
+    if not ids:
+        return PruneStep(0, 0)
+    deleted = _delete_batches(conn, ids)
+    # Freed pages count as free inside this transaction already, so this sees the step's effect.
+    return PruneStep(len(ids), deleted, more=bool(_doomed_batches(conn, policy, now_ns)))
 
 
 def release_free_pages(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")  # incremental_vacuum is a write of its own
-    conn.execute("PRAGMA incremental_vacuum")
+    # The pragma frees one page per step, and execute() takes a single step of a statement
+    # without result columns (so it freed one page); executescript steps it to the end.
+    conn.executescript("PRAGMA incremental_vacuum;")

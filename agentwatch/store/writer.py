@@ -24,7 +24,7 @@ from typing import Any, Callable, TypeVar
 
 from agentwatch.records import Batch, LogRow, PointRow, SpanRow
 from agentwatch.store import schema
-from agentwatch.store.connect import StoreError, open_writer, quick_check
+from agentwatch.store.connect import BUSY_TIMEOUT_MS, StoreError, open_writer, quick_check
 
 log = logging.getLogger(__name__)
 
@@ -283,13 +283,29 @@ class Writer:
         self.last_error = message
 
     def _idle_checkpoint(self) -> None:
-        # Keeps the WAL from growing while nothing is written (RELIABILITY D8).
+        # Keeps the WAL from growing while nothing is written (RELIABILITY D8). While a
+        # reader is in the way the checkpoint comes back busy; staying dirty makes the
+        # next idle tick try again, otherwise the WAL would keep its size until the next write.
         if self._dirty and self._conn is not None:
             try:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                self._dirty = False
+                self._dirty = not _truncate_wal_without_waiting(self._conn)
             except sqlite3.Error as exc:
                 log.warning("idle checkpoint failed: %s", exc)
+
+
+def _truncate_wal_without_waiting(conn: sqlite3.Connection) -> bool:
+    """Checkpoint and truncate the WAL; False if a reader kept it from finishing.
+
+    Busy is reported as a result row, not an exception. The busy timeout is off
+    for this: waiting would hold up any request arriving meanwhile, on every idle
+    tick for as long as a long reader lasts, and the next tick retries anyway.
+    """
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return busy == 0
 
 
 # -- what one request writes ---------------------------------------------------

@@ -20,10 +20,8 @@ class LoadProcess:
     stop_file: Path
 
     def point_at(self, port: int) -> None:
-        """Send from now on to this port (atomic rename: the loader never reads half a number)."""
-        tmp = self.port_file.with_suffix(".tmp")
-        tmp.write_text(str(port))
-        os.replace(tmp, self.port_file)
+        """Send from now on to this port."""
+        _write_port(self.port_file, port)
 
     def stop(self, timeout: float = 60.0) -> None:
         self.stop_file.touch()
@@ -51,17 +49,24 @@ class LoadProcess:
         return {req for req, tries in self.outcomes().items() if "200" in tries}
 
 
-def start_loader(workdir: Path, port: int, mode: str = "retry", threads: int = 4) -> LoadProcess:
+def _write_port(port_file: Path, port: int) -> None:
+    # Written aside and renamed, so the loader never reads half a number.
+    tmp = port_file.with_suffix(".tmp")
+    tmp.write_text(str(port))
+    os.replace(tmp, port_file)
+
+
+def start_loader(
+    workdir: Path, run: str, port: int, mode: str = "retry", threads: int = 4
+) -> LoadProcess:
     workdir.mkdir(parents=True, exist_ok=True)
-    load = LoadProcess(
-        proc=None,  # type: ignore[arg-type]
-        port_file=workdir / "port",
-        log=workdir / "attempts.log",
-        stop_file=workdir / "stop",
+    port_file, log, stop_file = workdir / "port", workdir / "attempts.log", workdir / "stop"
+    _write_port(port_file, port)
+    proc = subprocess.Popen(
+        [
+            sys.executable, str(LOADER), "--run", run, "--port-file", str(port_file),
+            "--log", str(log), "--stop-file", str(stop_file), "--mode", mode,
+            "--threads", str(threads),
+        ],
     )
-    load.point_at(port)
-    load.proc = subprocess.Popen(
-        [sys.executable, str(LOADER), "--port-file", str(load.port_file), "--log", str(load.log),
-         "--stop-file", str(load.stop_file), "--mode", mode, "--threads", str(threads)],
-    )
-    return load
+    return LoadProcess(proc, port_file, log, stop_file)

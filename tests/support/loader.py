@@ -1,4 +1,4 @@
-"""Load generator run as a separate process: `python loader.py --port-file P --log L ...`.
+"""Load generator run as a separate process: `python loader.py --run R --port-file P --log L ...`.
 
 Threads take request ids from one counter and POST tagged log requests
 (tagged.py) to the port named in the port file, which the parent rewrites when
@@ -44,7 +44,7 @@ def _port(port_file: Path) -> int | None:
         return None
 
 
-def _attempt(port_file: Path, req: int, body: bytes) -> str:
+def _attempt(port_file: Path, body: bytes) -> str:
     port = _port(port_file)
     if port is None:
         return "conn:NoPort"
@@ -59,9 +59,9 @@ def _worker(args: argparse.Namespace, ids: itertools.count, lock: threading.Lock
     while not args.stop_file.exists():
         with lock:
             req = next(ids)
-        body = log_body(req)
+        body = log_body(args.run, req)
         while True:
-            outcome = _attempt(args.port_file, req, body)
+            outcome = _attempt(args.port_file, body)
             log.write(req, outcome)
             if args.mode == "once":
                 if outcome == "conn:ConnectionRefusedError":
@@ -74,6 +74,7 @@ def _worker(args: argparse.Namespace, ids: itertools.count, lock: threading.Lock
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--run", required=True)
     parser.add_argument("--port-file", type=Path, required=True)
     parser.add_argument("--log", type=Path, required=True)
     parser.add_argument("--stop-file", type=Path, required=True)

@@ -1,8 +1,11 @@
 """Uniquely tagged OTLP log requests, and how to count them back in the store.
 
-Request n carries RECORDS_PER_REQUEST log records, each with the attributes
-`req=n` and `i=0..19` and a timestamp fixed by (n, i). Building request n twice
-gives byte-identical protobuf, so a re-send must be recognised as a duplicate.
+Request n of run r carries RECORDS_PER_REQUEST log records, each with the
+attributes `run=r`, `req=n` and `i=0..19` and a timestamp fixed by (n, i), from
+service `tagged-<r>`. Building request n twice gives byte-identical protobuf, so
+a re-send must be recognised as a duplicate. The run id keeps tests apart when
+several test sessions share a machine (a killed listener's port can be taken by
+another session's listener while a loader still retries it).
 Standard library + opentelemetry-proto only: the loader subprocess imports this.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import sqlite3
+import uuid
 from pathlib import Path
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -18,7 +22,6 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeL
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 RECORDS_PER_REQUEST = 20
-SERVICE = "tagged-loader"  # not a known agent, so it is counted under this name
 BASE_TIME_NS = 1_760_000_000_000_000_000  # 2025-10-09, a fixed past instant
 PROTOBUF = "application/x-protobuf"
 
@@ -29,33 +32,50 @@ def _kv(key: str, value: str | int) -> KeyValue:
     return KeyValue(key=key, value=AnyValue(string_value=value))
 
 
+def new_run() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def service_of(run: str) -> str:
+    """The service (and so the agent name in agent_totals) of a run: not a known agent."""
+    return f"tagged-{run}"
+
+
 def log_request(
-    req: int, records: int = RECORDS_PER_REQUEST, service: str = SERVICE, padding: str = ""
+    run: str,
+    req: int,
+    records: int = RECORDS_PER_REQUEST,
+    service: str | None = None,
+    body_chars: int = 0,
 ) -> ExportLogsServiceRequest:
-    """Request `req`: `records` log records tagged req=<req>, i=<0..records-1>."""
+    """Request `req`: `records` log records tagged run, req=<req>, i=<0..records-1>.
+
+    `service` overrides the run's own service name (to pose as a known agent);
+    `body_chars` pads each body to make records that fill pages.
+    """
     logs = [
         LogRecord(
             time_unix_nano=BASE_TIME_NS + req * 1_000_000 + i,
             severity_number=9,
             severity_text="INFO",
             event_name="tagged",
-            body=AnyValue(string_value=f"request {req} record {i}{padding}"),
-            attributes=[_kv("req", req), _kv("i", i)],
+            body=AnyValue(string_value=f"request {req} record {i}".ljust(body_chars, ".")),
+            attributes=[_kv("run", run), _kv("req", req), _kv("i", i)],
         )
         for i in range(records)
     ]
     return ExportLogsServiceRequest(
         resource_logs=[
             ResourceLogs(
-                resource=Resource(attributes=[_kv("service.name", service)]),
+                resource=Resource(attributes=[_kv("service.name", service or service_of(run))]),
                 scope_logs=[ScopeLogs(scope=InstrumentationScope(name="tagged"), log_records=logs)],
             )
         ]
     )
 
 
-def log_body(req: int, records: int = RECORDS_PER_REQUEST) -> bytes:
-    return log_request(req, records).SerializeToString(deterministic=True)
+def log_body(run: str, req: int, records: int = RECORDS_PER_REQUEST) -> bytes:
+    return log_request(run, req, records).SerializeToString(deterministic=True)
 
 
 def post(
@@ -76,13 +96,14 @@ def post(
         conn.close()
 
 
-def rows_per_request(db: Path) -> dict[int, int]:
-    """Stored log records per `req` tag, read through a read-only connection."""
+def rows_per_request(db: Path, run: str) -> dict[int, int]:
+    """Stored log records of a run per `req` tag, read through a read-only connection."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         rows = conn.execute(
             "SELECT json_extract(attributes, '$.req'), count(*) FROM log_records "
-            "WHERE json_extract(attributes, '$.req') IS NOT NULL GROUP BY 1"
+            "WHERE json_extract(attributes, '$.run') = ? GROUP BY 1",
+            (run,),
         ).fetchall()
     finally:
         conn.close()

@@ -1,0 +1,81 @@
+"""One `agentwatch serve` per database: the flock'd lock file and what it tells `status`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agentwatch.paths import lock_path
+from agentwatch.store.connect import StoreError
+from agentwatch.store.lock import InstanceLock, ListenerInfo, read_listener
+
+
+def test_a_held_lock_tells_readers_who_is_listening_where(tmp_path: Path) -> None:
+    db = tmp_path / "agentwatch.db"
+    lock = InstanceLock(db)
+    lock.acquire()
+    assert read_listener(db) == ListenerInfo(pid=os.getpid())
+    lock.write(ListenerInfo(os.getpid(), http_port=4318, grpc_port=4317, keep_content=True))
+    assert read_listener(db) == ListenerInfo(os.getpid(), 4318, 4317, keep_content=True)
+    assert stat.S_IMODE(lock_path(db).stat().st_mode) == 0o600
+    lock.release()
+    assert read_listener(db) is None
+
+
+def test_a_second_lock_on_the_same_db_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    db = tmp_path / "agentwatch.db"
+    first = InstanceLock(db)
+    first.acquire()
+    # flock belongs to the open file, so a second open in this same process is refused too.
+    with pytest.raises(StoreError, match=rf"another agentwatch serve \(pid {os.getpid()}\)"):
+        InstanceLock(db).acquire()
+    assert read_listener(db) == ListenerInfo(pid=os.getpid())  # the refusal wrote nothing
+    first.release()
+    InstanceLock(db).acquire()  # free again
+
+
+def test_reading_the_listener_never_creates_a_lock_file(tmp_path: Path) -> None:
+    assert read_listener(tmp_path / "agentwatch.db") is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kill_9_drops_the_lock(tmp_path: Path) -> None:
+    db = tmp_path / "agentwatch.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from pathlib import Path
+            from agentwatch.store.lock import InstanceLock
+            InstanceLock(Path({str(db)!r})).acquire()
+            print("held", flush=True)
+            time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        assert read_listener(db) == ListenerInfo(pid=holder.pid)
+        with pytest.raises(StoreError, match=f"pid {holder.pid}"):
+            InstanceLock(db).acquire()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # The lock file still holds the dead pid, but nobody holds the lock: nothing is running.
+    assert lock_path(db).read_text()
+    assert read_listener(db) is None
+    InstanceLock(db).acquire()
+
+
+def test_a_lock_that_cannot_be_created_is_a_store_error_naming_the_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match=f"{blocker} exists and is not a directory"):
+        InstanceLock(blocker / "agentwatch.db").acquire()
