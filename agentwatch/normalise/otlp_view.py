@@ -137,22 +137,14 @@ def _content_length(value: AnyValue) -> int:
     return len(_dumps(any_value(value)))
 
 
-@dataclass(slots=True)
-class _Attrs:
-    values: dict[str, Any]
-    elided: dict[str, int]
-    dropped: int
-
-    @property
-    def json(self) -> str:
-        return _dumps(self.values)
-
-    @property
-    def elided_json(self) -> str | None:
-        return _dumps(self.elided) if self.elided else None
+Attributes = tuple[dict[str, Any], dict[str, int], int]  # values, elided lengths, dropped count
 
 
-def attributes(kvs: Any, policy: ViewPolicy, dropped: int = 0) -> _Attrs:
+def _elided_json(elided: dict[str, int]) -> str | None:
+    return _dumps(elided) if elided else None
+
+
+def attributes(kvs: Any, policy: ViewPolicy, dropped: int = 0) -> Attributes:
     """Attribute list → plain values, with content elided and the OTel limits applied.
 
     This runs for every record, so the scalar cases are inlined rather than
@@ -183,7 +175,7 @@ def attributes(kvs: Any, policy: ViewPolicy, dropped: int = 0) -> _Attrs:
             out[key] = value.bool_value
         else:
             out[key] = any_value(value)
-    return _Attrs(out, elided, dropped)
+    return out, elided, dropped
 
 
 _content_keys: dict[str, bool] = {}
@@ -217,18 +209,20 @@ class _Interner:
     def resource(self, resource: Resource, schema_url: str) -> bytes:
         key = _digest(resource.SerializeToString(deterministic=True), schema_url.encode())
         if key not in self.resources:
-            attrs = attributes(resource.attributes, self.policy, resource.dropped_attributes_count)
+            values, elided, dropped = attributes(
+                resource.attributes, self.policy, resource.dropped_attributes_count
+            )
             service = _attribute_str(resource.attributes, "service.name")
             self.resources[key] = ResourceRow(
-                key, agent_name(service), service, attrs.json, attrs.elided_json, attrs.dropped, schema_url
+                key, agent_name(service), service, _dumps(values), _elided_json(elided), dropped, schema_url
             )
         return key
 
     def scope(self, scope: InstrumentationScope, schema_url: str) -> bytes:
         key = _digest(scope.SerializeToString(deterministic=True), schema_url.encode())
         if key not in self.scopes:
-            attrs = attributes(scope.attributes, self.policy)
-            self.scopes[key] = ScopeRow(key, scope.name, scope.version, attrs.json, schema_url)
+            values = attributes(scope.attributes, self.policy)[0]
+            self.scopes[key] = ScopeRow(key, scope.name, scope.version, _dumps(values), schema_url)
         return key
 
 
@@ -254,47 +248,46 @@ def logs_batch(
     )
 
 
-def _is_content_event(record: LogRecord, attrs: _Attrs) -> bool:
+def _is_content_event(record: LogRecord, values: dict[str, Any]) -> bool:
     # Agents disagree on where the event name lives (Codex puts a source callsite
     # in eventName and the name in an attribute), so either one counts.
-    return record.event_name in CONTENT_EVENTS or attrs.values.get("event.name") in CONTENT_EVENTS
+    return record.event_name in CONTENT_EVENTS or values.get("event.name") in CONTENT_EVENTS
+
+
+def _log_body(record: LogRecord, values: dict[str, Any], policy: ViewPolicy) -> str | None:
+    if not record.HasField("body"):
+        return None
+    if not policy.keep_content and _is_content_event(record, values):
+        return _dumps({"elided_length": _content_length(record.body)})
+    value = any_value(record.body)
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        value = value[:MAX_VALUE_CHARS]
+    return _dumps(value)
 
 
 def _log_row(
     record: LogRecord, prefix: bytes, rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
 ) -> LogRow:
-    attrs = attributes(record.attributes, policy, record.dropped_attributes_count)
-    body: str | None = None
-    if record.HasField("body"):
-        if not policy.keep_content and _is_content_event(record, attrs):
-            body = _dumps({"elided_length": _content_length(record.body)})
-        else:
-            value = any_value(record.body)
-            if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
-                value = value[:MAX_VALUE_CHARS]
-            body = _dumps(value)
-    time_ns = _i64(record.time_unix_nano or record.observed_time_unix_nano or received_ns)
+    values, elided, dropped = attributes(record.attributes, policy, record.dropped_attributes_count)
+    sent_ns = record.time_unix_nano
+    observed_ns = record.observed_time_unix_nano
     return LogRow(
-        dedup_key=dedup_key(
-            record.time_unix_nano or record.observed_time_unix_nano,
-            prefix,
-            record.SerializeToString(deterministic=True),
-        ),
-        resource_key=rkey,
-        scope_key=skey,
-        time_ns=time_ns,
-        time_unix_nano=_i64(record.time_unix_nano),
-        observed_ns=_i64(record.observed_time_unix_nano),
-        severity_number=record.severity_number,
-        severity_text=record.severity_text,
-        event_name=record.event_name,
-        body=body,
-        attributes=attrs.json,
-        elided=attrs.elided_json,
-        dropped_attributes=attrs.dropped,
-        trace_id=record.trace_id,
-        span_id=record.span_id,
-        flags=record.flags,
+        dedup_key(sent_ns or observed_ns, prefix, record.SerializeToString(deterministic=True)),
+        rkey,
+        skey,
+        _i64(sent_ns or observed_ns or received_ns),
+        _i64(sent_ns),
+        _i64(observed_ns),
+        record.severity_number,
+        record.severity_text,
+        record.event_name,
+        _log_body(record, values, policy),
+        _dumps(values),
+        _elided_json(elided),
+        dropped,
+        record.trace_id,
+        record.span_id,
+        record.flags,
     )
 
 
@@ -362,7 +355,7 @@ def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) ->
             detail = _distribution(kind, point)
         if kind != "summary" and len(point.exemplars):
             detail["exemplars"] = _exemplars(point.exemplars)
-        attrs = attributes(point.attributes, policy)
+        values, elided, _ = attributes(point.attributes, policy)
         rows.append(
             PointRow(
                 dedup_key=dedup_key(point.time_unix_nano, prefix, point.SerializeToString(deterministic=True)),
@@ -381,8 +374,8 @@ def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) ->
                 min=low,
                 max=high,
                 detail=_dumps(detail) if detail else None,
-                attributes=attrs.json,
-                elided=attrs.elided_json,
+                attributes=_dumps(values),
+                elided=_elided_json(elided),
                 flags=point.flags,
             )
         )
@@ -426,23 +419,23 @@ def traces_batch(
 
 
 def _span_row(span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewPolicy) -> SpanRow:
-    attrs = attributes(span.attributes, policy, span.dropped_attributes_count)
+    values, elided, dropped = attributes(span.attributes, policy, span.dropped_attributes_count)
     events = []
     for event in span.events:
-        eattrs = attributes(event.attributes, policy, event.dropped_attributes_count)
+        event_values, event_elided, _ = attributes(event.attributes, policy)
         events.append(
             {
                 "name": event.name,
                 "time_ns": event.time_unix_nano,
-                "attributes": eattrs.values,
-                "elided": eattrs.elided or None,
+                "attributes": event_values,
+                "elided": event_elided or None,
             }
         )
     links = [
         {
             "trace_id": link.trace_id.hex(),
             "span_id": link.span_id.hex(),
-            "attributes": attributes(link.attributes, policy).values,
+            "attributes": attributes(link.attributes, policy)[0],
         }
         for link in span.links
     ]
@@ -459,9 +452,9 @@ def _span_row(span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewP
         end_ns=_i64(span.end_time_unix_nano),
         status_code=span.status.code,
         status_message=span.status.message,
-        attributes=attrs.json,
-        elided=attrs.elided_json,
-        dropped_attributes=attrs.dropped,
+        attributes=_dumps(values),
+        elided=_elided_json(elided),
+        dropped_attributes=dropped,
         events=_dumps(events) if events else None,
         links=_dumps(links) if links else None,
         trace_state=span.trace_state,

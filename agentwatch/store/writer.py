@@ -18,7 +18,6 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -46,40 +45,28 @@ class Unavailable:
 
 WriteOutcome = Committed | Unavailable
 
-_LOG_COLUMNS = (
-    "resource_key scope_key dedup_key time_ns time_unix_nano observed_ns severity_number "
-    "severity_text event_name body attributes elided dropped_attributes trace_id span_id flags"
-).split()
-_POINT_COLUMNS = (
-    "resource_key scope_key dedup_key name unit kind temporality monotonic start_ns time_ns "
-    "value count sum min max detail attributes elided flags"
-).split()
-_SPAN_COLUMNS = (
-    "resource_key scope_key dedup_key trace_id span_id parent_span_id name kind start_ns end_ns "
-    "status_code status_message attributes elided dropped_attributes events links trace_state flags"
-).split()
-
-
 @dataclass(frozen=True, slots=True)
 class _Table:
     name: str
-    columns: list[str]
+    columns: tuple[str, ...]  # the row type's fields, in order
 
     @property
     def insert_sql(self) -> str:
+        # Rows go to SQLite as they are (their fields are the columns); the batch id
+        # is the batch row this transaction just inserted, so SQL supplies it rather
+        # than Python rebuilding every row as (batch_id, *row).
         cols = ", ".join(["batch_id", *self.columns])
-        marks = ", ".join("?" * (len(self.columns) + 1))
-        return f"INSERT OR IGNORE INTO {self.name} ({cols}) VALUES ({marks})"
-
-    @property
-    def values(self) -> Callable[[Any], tuple[Any, ...]]:
-        return attrgetter(*self.columns)
+        marks = ", ".join("?" * len(self.columns))
+        return (
+            f"INSERT OR IGNORE INTO {self.name} ({cols}) "
+            f"VALUES ((SELECT max(id) FROM batches), {marks})"
+        )
 
 
 TABLES = {
-    "logs": _Table("log_records", _LOG_COLUMNS),
-    "metrics": _Table("metric_points", _POINT_COLUMNS),
-    "traces": _Table("spans", _SPAN_COLUMNS),
+    "logs": _Table("log_records", LogRow._fields),
+    "metrics": _Table("metric_points", PointRow._fields),
+    "traces": _Table("spans", SpanRow._fields),
 }
 
 # Jobs waiting longer than this are answered 503 without trying: the client's
@@ -328,7 +315,7 @@ def insert_batch(conn: sqlite3.Connection, batch: Batch) -> Committed:
         "INSERT INTO batches (received_ns, signal, transport, records, stored) VALUES (?, ?, ?, ?, 0)",
         (batch.received_ns, batch.signal.value, batch.transport, len(rows)),
     ).lastrowid
-    stored_by_agent = _insert_rows(conn, table, batch_id, batch, rows)
+    stored_by_agent = _insert_rows(conn, table, batch, rows)
     stored = sum(stored_by_agent.values())
     conn.execute("UPDATE batches SET stored = ? WHERE id = ?", (stored, batch_id))
     conn.executemany(
@@ -343,7 +330,6 @@ def insert_batch(conn: sqlite3.Connection, batch: Batch) -> Committed:
 def _insert_rows(
     conn: sqlite3.Connection,
     table: _Table,
-    batch_id: int,
     batch: Batch,
     rows: tuple[LogRow | PointRow | SpanRow, ...],
 ) -> dict[str, int]:
@@ -353,10 +339,10 @@ def _insert_rows(
     executemany's rowcount can say how many of each were new).
     """
     agent_of = {r.key: r.agent for r in batch.resources}
-    by_agent: dict[str, list[tuple[Any, ...]]] = {}
-    values = table.values
+    agents = set(agent_of.values())
+    if len(agents) == 1:  # the usual request: one agent, no grouping needed
+        return {agents.pop(): conn.executemany(table.insert_sql, rows).rowcount}
+    by_agent: dict[str, list[LogRow | PointRow | SpanRow]] = {}
     for row in rows:
-        by_agent.setdefault(agent_of[row.resource_key], []).append((batch_id, *values(row)))
-    return {
-        agent: conn.executemany(table.insert_sql, params).rowcount for agent, params in by_agent.items()
-    }
+        by_agent.setdefault(agent_of[row.resource_key], []).append(row)
+    return {agent: conn.executemany(table.insert_sql, group).rowcount for agent, group in by_agent.items()}
