@@ -59,7 +59,6 @@ def _digest(*parts: bytes) -> bytes:
     return h.digest()
 
 
-_MAX_U64 = (1 << 64) - 1
 _MAX_I64 = (1 << 63) - 1
 
 
@@ -80,9 +79,8 @@ def dedup_key(time_ns: int, prefix: bytes, content: bytes) -> bytes:
     keys over the whole index (one random page write per record on a large
     database). The timestamp is the one the sender set, so a re-send matches.
     """
-    return min(max(time_ns, 0), _MAX_U64).to_bytes(8, "big") + blake2b(
-        prefix + content, digest_size=8
-    ).digest()
+    # time_ns is a protobuf fixed64, so it always fits in 8 unsigned bytes.
+    return time_ns.to_bytes(8, "big") + blake2b(prefix + content, digest_size=8).digest()
 
 
 def _unserialisable(value: Any) -> Any:
@@ -103,6 +101,7 @@ def _compact_encoder() -> Callable[[Any], str]:
 
 
 _dumps = _compact_encoder()
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def _float(value: float) -> float | str:
@@ -155,11 +154,12 @@ def attributes(kvs: Any, policy: ViewPolicy, dropped: int = 0) -> Attributes:
     if len(kvs) > MAX_ATTRIBUTES:
         dropped += len(kvs) - MAX_ATTRIBUTES
         kvs = kvs[:MAX_ATTRIBUTES]
-    keep_content = policy.keep_content
+    check_content = not policy.keep_content
+    verdicts = _content_keys
     for kv in kvs:
         key = kv.key
         value = kv.value
-        if not keep_content and _is_content(key):
+        if check_content and (verdicts.get(key) or (key not in verdicts and _is_content(key))):
             elided[key] = _content_length(value)
             continue
         kind = value.WhichOneof("value")
@@ -259,10 +259,9 @@ def _log_body(record: LogRecord, values: dict[str, Any], policy: ViewPolicy) -> 
         return None
     if not policy.keep_content and _is_content_event(record, values):
         return _dumps({"elided_length": _content_length(record.body)})
-    value = any_value(record.body)
-    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
-        value = value[:MAX_VALUE_CHARS]
-    return _dumps(value)
+    if record.body.WhichOneof("value") == "string_value":  # most bodies: skip the general encoder
+        return _encode_str(record.body.string_value[:MAX_VALUE_CHARS])
+    return _dumps(any_value(record.body))
 
 
 def _log_row(

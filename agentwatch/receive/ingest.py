@@ -7,13 +7,15 @@ acknowledgement is returned only after the writer reports COMMITTED.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import traceback
+from concurrent.futures import Future
 from typing import Any, Callable, Protocol
 
 from agentwatch.normalise.otlp_view import ViewPolicy, batch_of
-from agentwatch.receive.decode import DecodeError, Encoding, decode
+from agentwatch.receive.decode import DecodeError, Encoding, decode, record_count
 from agentwatch.receive.outcome import Accepted, Outcome, Problem, Refused
 from agentwatch.records import Batch, Signal
 from agentwatch.store.writer import Committed, WriteOutcome
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class BatchSink(Protocol):
-    def submit(self, batch: Batch) -> "asyncio.Future[WriteOutcome] | object": ...
+    def submit(self, batch: Callable[[], Batch], records: int) -> Future[WriteOutcome]: ...
 
 
 class Ingest:
@@ -51,12 +53,14 @@ class Ingest:
             return _internal_error(exc, signal, transport, len(body))
 
     async def _store(self, signal: Signal, message: Any, transport: str, received_ns: int) -> Outcome:
-        batch = batch_of(signal, message, transport, received_ns, self._policy)
-        if batch.records == 0:
+        records = record_count(signal, message)
+        if records == 0:
             return Accepted(0, 0, 0)
-        result = await asyncio.wrap_future(self._writer.submit(batch))  # type: ignore[arg-type]
+        # The writer thread builds the rows (see Writer.submit for why).
+        prepare = functools.partial(batch_of, signal, message, transport, received_ns, self._policy)
+        result = await asyncio.wrap_future(self._writer.submit(prepare, records))
         if isinstance(result, Committed):
-            return Accepted(batch.records, result.stored, result.duplicates)
+            return Accepted(records, result.stored, result.duplicates)
         return Refused(Problem.UNAVAILABLE, result.reason)
 
 

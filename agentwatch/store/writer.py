@@ -77,11 +77,15 @@ MAX_GROUP_RECORDS = 20_000
 IDLE_CHECKPOINT_S = 5.0
 
 
+BatchWork = Batch | Callable[[], Batch]
+
+
 @dataclass(slots=True)
 class _Job:
     future: Future[Any]
     enqueued: float
-    batch: Batch | None = None
+    batch: BatchWork | None = None
+    records: int = 0
     call: Callable[[sqlite3.Connection], Any] | None = None
 
 
@@ -141,8 +145,17 @@ class Writer:
             self._thread.join(timeout)
 
     # -- submitting work -----------------------------------------------------
-    def submit(self, batch: Batch) -> Future[WriteOutcome]:
-        return self._enqueue(_Job(Future(), time.monotonic(), batch=batch))
+    def submit(self, batch: BatchWork, records: int = 0) -> Future[WriteOutcome]:
+        """Queue one request's rows, or a function that builds them.
+
+        Building rows on this thread, next to the inserts, keeps the request
+        thread free for I/O and spares the two threads from trading the GIL back
+        and forth on every row (each SQLite step releases and retakes it), which
+        measured slower than doing both here in turn.
+        """
+        if isinstance(batch, Batch):
+            records = batch.records
+        return self._enqueue(_Job(Future(), time.monotonic(), batch=batch, records=records))
 
     def call(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
         """Run fn(conn) on the writer thread inside its own IMMEDIATE transaction."""
@@ -181,7 +194,7 @@ class Writer:
 
     def _take_group(self, first: _Job) -> tuple[list[_Job], bool]:
         group = [first]
-        records = first.batch.records if first.batch else 0
+        records = first.records
         while records < MAX_GROUP_RECORDS:
             try:
                 job = self._queue.get_nowait()
@@ -190,7 +203,7 @@ class Writer:
             if job is _STOP:
                 return group, True
             group.append(job)
-            records += job.batch.records if job.batch else 0
+            records += job.records
         return group, False
 
     def _write_group(self, jobs: list[_Job]) -> None:
@@ -199,7 +212,7 @@ class Writer:
         for job in jobs:
             if now - job.enqueued > JOB_DEADLINE_S:
                 job.future.set_result(Unavailable("timed out waiting for the database"))
-            else:
+            elif self._prepare(job):
                 live.append(job)
         if not live:
             return
@@ -227,9 +240,20 @@ class Writer:
             else:
                 job.future.set_result(result)
 
+    @staticmethod
+    def _prepare(job: _Job) -> bool:
+        """Build the job's rows before the transaction opens, so it stays short."""
+        if callable(job.batch):
+            try:
+                job.batch = job.batch()
+            except Exception as exc:  # noqa: BLE001 - a bug in building rows: this request's error
+                job.future.set_exception(exc)
+                return False
+        return True
+
     def _write_job(self, conn: sqlite3.Connection, job: _Job) -> Committed | BaseException:
         """One request in a savepoint: a bug in one request cannot spoil the others."""
-        assert job.batch is not None
+        assert isinstance(job.batch, Batch)
         conn.execute("SAVEPOINT job")
         try:
             result: Committed | BaseException = insert_batch(conn, job.batch)
