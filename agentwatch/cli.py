@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="store prompts, responses and tool input/output as sent (default: keep only their length)",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes that build rows while the writer inserts (default: 1 with 2+ cores, else 0)",
+    )
     serve.add_argument("--max-body-mib", type=float, default=16, help="request size limit after decompression")
     serve.add_argument("--retain-days", type=float, default=30, help="keep raw rows this many days (0 = forever)")
     serve.add_argument("--retain-mib", type=float, default=2048, help="prune oldest raw rows above this size (0 = no limit)")
@@ -84,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace, db: Path) -> int:
-    from agentwatch.config import DEFAULT_HOSTS, ServeSettings
+    from agentwatch.config import DEFAULT_HOSTS, ServeSettings, default_workers
     from agentwatch.serve import StartupError, serve
     from agentwatch.store.connect import StoreError
     from agentwatch.store.retention import RetentionPolicy
@@ -101,6 +107,7 @@ def _serve(args: argparse.Namespace, db: Path) -> int:
         grpc_port=args.grpc_port,
         keep_content=args.keep_content,
         max_body=int(args.max_body_mib * 1024 * 1024),
+        workers=default_workers() if args.workers is None else max(0, args.workers),
         retention=RetentionPolicy(
             max_age_days=args.retain_days or None,
             max_bytes=int(args.retain_mib * 1024 * 1024) or None,

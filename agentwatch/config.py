@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,3 +24,9 @@ class ServeSettings:
     keep_content: bool = False
     max_body: int = DEFAULT_MAX_BODY
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    workers: int = field(default_factory=lambda: default_workers())
+
+
+def default_workers() -> int:
+    """One row-building process where there is a second core to run it on."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0

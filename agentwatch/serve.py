@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import signal
 import socket
 import sqlite3
 import sys
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from typing import Callable
 
@@ -135,6 +138,33 @@ async def _stop_listening(runner: web.AppRunner, server: grpc.aio.Server) -> Non
     await asyncio.gather(*(site.stop() for site in list(runner.sites)), server.stop(SHUTDOWN_GRACE_S))
 
 
+def _worker_init(parent: int) -> None:
+    # Ctrl-C reaches the whole process group; the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker must not outlive a listener killed with -9 (nothing else would stop it)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _row_workers(count: int) -> ProcessPoolExecutor | None:
+    """A process for building rows beside the writer thread (see Ingest._worth_a_worker)."""
+    if count <= 0:
+        return None
+    pool = ProcessPoolExecutor(
+        count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
+    pool.submit(int).result()  # start it now: the first busy request should not pay for the spawn
+    return pool
+
+
 async def serve(settings: ServeSettings, ready: Callable[[str], None] | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -150,7 +180,10 @@ async def serve(settings: ServeSettings, ready: Callable[[str], None] | None = N
         stack.callback(writer.close)
         for warning in _startup_warnings(settings):
             log.warning("%s", warning)
-        ingest = Ingest(writer, ViewPolicy(keep_content=settings.keep_content))
+        pool = _row_workers(settings.workers)
+        if pool is not None:
+            stack.callback(pool.shutdown, True, cancel_futures=True)
+        ingest = Ingest(writer, ViewPolicy(keep_content=settings.keep_content), pool=pool)
         hosts = _usable_hosts(settings.hosts)
 
         runner = web.AppRunner(

@@ -416,17 +416,33 @@ def _proc_status(pid: int, field: str) -> int | None:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
+def family(pid: int) -> list[int]:
+    """pid and its child processes (the listener's row-building worker, its resource tracker)."""
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return [pid, *kids]
+
+
 def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
-    """CPU seconds (user + system) per thread of pid, with the thread's name."""
+    """CPU seconds (user + system) per thread of pid and its children, with the thread's name."""
     out = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-            comm = (task / "comm").read_text().strip()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        out[int(task.name)] = (comm, (int(fields[11]) + int(fields[12])) / _TICK)
+    for member in family(pid):
+        for task in Path(f"/proc/{member}/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+                comm = (task / "comm").read_text().strip()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            name = comm if member == pid else f"worker {comm}"
+            out[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / _TICK)
     return out
 
 
@@ -443,14 +459,7 @@ def cpu_delta(pid: int, before: dict[int, tuple[str, float]], after: dict[int, t
 def start_server(db: Path) -> Any:
     from support.listener import start_listener
 
-    lst = start_listener(db)
-    # Drain stderr so a chatty listener can never block on a full pipe.
-    def drain() -> None:
-        for line in lst.proc.stderr:  # type: ignore[union-attr]
-            lst.stderr_lines.append(line)
-
-    threading.Thread(target=drain, daemon=True).start()
-    return lst
+    return start_listener(db)  # it drains the listener's stderr itself
 
 
 # --------------------------------------------------------------------------- stats
@@ -504,7 +513,8 @@ class Meter:
         self.threads = cpu_delta(self.pid, self._threads, after)
         self.server_cores = sum(d for _, d in self.threads) / self.span
         self.system_cores = (sys1 - self._sys) / self.span
-        self.rss = _proc_status(self.pid, "VmHWM")
+        # Peak RSS of the listener plus its worker processes (each one's own peak, summed).
+        self.rss = sum(_proc_status(p, "VmHWM") or 0 for p in family(self.pid)) or None
 
 
 def run_e2e(clients: Clients, payload: Payload, n: int, seconds: float, run: int, tmp: Path) -> E2E:

@@ -11,8 +11,10 @@ import functools
 import logging
 import time
 import traceback
-from concurrent.futures import Future
-from typing import Any, Callable, Protocol
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Callable, Protocol
 
 from agentwatch.normalise.otlp_view import ViewPolicy, batch_of
 from agentwatch.receive.decode import DecodeError, Encoding, decode, record_count
@@ -24,7 +26,14 @@ log = logging.getLogger(__name__)
 
 
 class BatchSink(Protocol):
-    def submit(self, batch: Callable[[], Batch], records: int) -> Future[WriteOutcome]: ...
+    def submit(self, batch: Batch | Callable[[], Batch], records: int = 0) -> Future[WriteOutcome]: ...
+
+    @property
+    def busy(self) -> bool: ...
+
+
+# Below this size a request is cheaper to build in-process than to ship to a worker.
+POOL_MIN_BYTES = 32 * 1024
 
 
 class Ingest:
@@ -33,7 +42,9 @@ class Ingest:
         writer: BatchSink,
         policy: ViewPolicy = ViewPolicy(),
         clock: Callable[[], int] = time.time_ns,
+        pool: Executor | None = None,
     ) -> None:
+        self._pool = pool
         self._writer = writer
         self._policy = policy
         self._clock = clock
@@ -41,27 +52,74 @@ class Ingest:
     async def __call__(self, signal: Signal, transport: str, encoding: Encoding, body: bytes) -> Outcome:
         received_ns = self._clock()
         try:
-            message = decode(signal, body, encoding)
+            if self._worth_a_worker(body):
+                work = await self._build_in_worker(signal, encoding, body, transport, received_ns)
+            else:
+                work = self._build_on_writer(signal, encoding, body, transport, received_ns)
         except DecodeError as exc:
             # The client gets the details; our log gets none, since a decode error can
             # quote the offending value and values may hold prompts (RELIABILITY V4).
             log.info("refused %s %s request: undecodable (%d bytes)", transport, signal.value, len(body))
             return Refused(Problem.BAD_DATA, str(exc))
-        try:
-            return await self._store(signal, message, transport, received_ns)
         except Exception as exc:  # noqa: BLE001 - a bug, answered as one (below)
             return _internal_error(exc, signal, transport, len(body))
-
-    async def _store(self, signal: Signal, message: Any, transport: str, received_ns: int) -> Outcome:
-        records = record_count(signal, message)
-        if records == 0:
+        if work.records == 0:
             return Accepted(0, 0, 0)
-        # The writer thread builds the rows (see Writer.submit for why).
-        prepare = functools.partial(batch_of, signal, message, transport, received_ns, self._policy)
-        result = await asyncio.wrap_future(self._writer.submit(prepare, records))
+        try:
+            result = await asyncio.wrap_future(self._writer.submit(work.batch, work.records))
+        except Exception as exc:  # noqa: BLE001 - a bug, answered as one (below)
+            return _internal_error(exc, signal, transport, len(body))
         if isinstance(result, Committed):
-            return Accepted(records, result.stored, result.duplicates)
+            return Accepted(work.records, result.stored, result.duplicates)
         return Refused(Problem.UNAVAILABLE, result.reason)
+
+    def _build_on_writer(
+        self, signal: Signal, encoding: Encoding, body: bytes, transport: str, received_ns: int
+    ) -> _Work:
+        """Decode here (to refuse bad input at once); the writer thread builds the rows.
+
+        See Writer.submit for why rows are built on the writer thread.
+        """
+        message = decode(signal, body, encoding)
+        rows = functools.partial(batch_of, signal, message, transport, received_ns, self._policy)
+        return _Work(rows, record_count(signal, message))
+
+    def _worth_a_worker(self, body: bytes) -> bool:
+        """Use the worker process only when the writer thread already has work.
+
+        Building rows is most of ingest's CPU and the GIL keeps it on one core;
+        a worker process runs it on another while the writer inserts. When the
+        writer is idle the round trip to the worker (pickling the rows) only
+        adds latency, so a lone client's request stays in-process.
+        """
+        return self._pool is not None and len(body) >= POOL_MIN_BYTES and self._writer.busy
+
+    async def _build_in_worker(
+        self, signal: Signal, encoding: Encoding, body: bytes, transport: str, received_ns: int
+    ) -> _Work:
+        """Decode and build rows in the worker; a DecodeError comes back from it as raised."""
+        args = (signal, encoding, body, transport, received_ns, self._policy)
+        try:
+            batch = await asyncio.get_running_loop().run_in_executor(self._pool, build_batch, *args)
+        except BrokenProcessPool:
+            # The worker died (killed, out of memory): carry on without it.
+            log.warning("row-building worker process is gone; building rows in-process from now on")
+            self._pool = None
+            return self._build_on_writer(signal, encoding, body, transport, received_ns)
+        return _Work(batch, batch.records)
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    batch: Batch | Callable[[], Batch]  # rows, or how the writer thread builds them
+    records: int
+
+
+def build_batch(
+    signal: Signal, encoding: Encoding, body: bytes, transport: str, received_ns: int, policy: ViewPolicy
+) -> Batch:
+    """Decode a request and build its rows; runs in the worker process."""
+    return batch_of(signal, decode(signal, body, encoding), transport, received_ns, policy)
 
 
 def _internal_error(exc: Exception, signal: Signal, transport: str, size: int) -> Refused:

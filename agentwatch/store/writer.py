@@ -110,6 +110,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._dirty = False
+        self._working = False
         self.last_error: str | None = None
 
     # -- lifecycle -----------------------------------------------------------
@@ -143,6 +144,11 @@ class Writer:
         self._queue.put(_STOP)
         if self._thread:
             self._thread.join(timeout)
+
+    @property
+    def busy(self) -> bool:
+        """True while the writer thread is writing or has jobs waiting."""
+        return self._working or not self._queue.empty()
 
     # -- submitting work -----------------------------------------------------
     def submit(self, batch: BatchWork, records: int = 0) -> Future[WriteOutcome]:
@@ -184,11 +190,13 @@ class Writer:
                 continue
             if first is _STOP:
                 break
+            self._working = True
             group, stopping = self._take_group(first)
             calls = [job for job in group if job.call is not None]
             self._write_group([job for job in group if job.batch is not None])
             for job in calls:
                 self._run_call(job)
+            self._working = False
         self._idle_checkpoint()
         self._conn.close()
 
