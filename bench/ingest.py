@@ -418,16 +418,9 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 def family(pid: int) -> list[int]:
     """pid and its child processes (the listener's row-building worker, its resource tracker)."""
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                kids.append(int(entry.name))
-    return [pid, *kids]
+    from support.probe import children
+
+    return [pid, *children(pid)]
 
 
 def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:

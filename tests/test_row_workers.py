@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from support.listener import Listener, start_listener
+from support.probe import children
 from support.tagged import log_request, new_run, post, rows_per_request
 
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
@@ -22,24 +23,10 @@ RECORDS = 400
 REQUESTS = 24
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # The ppid is the 2nd field after the parenthesised command name.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(entry.name))
-    return kids
-
-
 def _worker_cpu_ticks(listener_pid: int) -> int:
     """utime + stime of the listener's spawned worker process(es)."""
     total = 0
-    for kid in _children(listener_pid):
+    for kid in children(listener_pid):
         if b"spawn_main" in Path(f"/proc/{kid}/cmdline").read_bytes():
             fields = Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
@@ -90,7 +77,7 @@ def test_bad_requests_among_busy_traffic_are_refused_with_400_and_store_nothing(
 
 def test_the_worker_exits_when_the_listener_is_killed(tmp_path: Path) -> None:
     srv = start_listener(tmp_path / "k.db", "--workers", "1")
-    kids = _children(srv.proc.pid)
+    kids = children(srv.proc.pid)
     assert kids, "the listener should have started its worker (and resource tracker)"
     srv.kill()
     deadline = time.monotonic() + 5
@@ -102,7 +89,7 @@ def test_the_worker_exits_when_the_listener_is_killed(tmp_path: Path) -> None:
 def test_a_dead_worker_is_replaced_by_building_rows_in_process(tmp_path: Path) -> None:
     srv = start_listener(tmp_path / "d.db", "--workers", "1")
     try:
-        for kid in _children(srv.proc.pid):
+        for kid in children(srv.proc.pid):
             cmdline = Path(f"/proc/{kid}/cmdline").read_bytes()
             if b"spawn_main" in cmdline:
                 os.kill(kid, signal.SIGKILL)
@@ -117,7 +104,7 @@ def test_a_dead_worker_is_replaced_by_building_rows_in_process(tmp_path: Path) -
 def test_workers_0_builds_everything_in_process(tmp_path: Path) -> None:
     srv = start_listener(tmp_path / "z.db", "--workers", "0")
     try:
-        assert _children(srv.proc.pid) == []
+        assert children(srv.proc.pid) == []
         run = new_run()
         assert _send_concurrently(srv, run) == [200] * REQUESTS
         assert rows_per_request(srv.db, run) == {req: RECORDS for req in range(REQUESTS)}
