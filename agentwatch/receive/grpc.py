@@ -43,7 +43,8 @@ def _export_handler(
     empty_response = RESPONSE_TYPES[signal]().SerializeToString()
 
     async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        outcome = await ingest(signal, "grpc", Encoding.PROTOBUF, request)
+        with ingest.slot() as admitted:
+            outcome = await ingest(signal, "grpc", Encoding.PROTOBUF, request) if admitted else ingest.too_busy
         if isinstance(outcome, Accepted):
             return empty_response
         await context.abort(

@@ -28,13 +28,11 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 BODY_IDLE_TIMEOUT_S = 30.0
-MAX_CONCURRENT_REQUESTS = 32
 
 
 @dataclass(frozen=True, slots=True)
 class HttpLimits:
     max_body: int = DEFAULT_MAX_BODY
-    max_concurrent: int = MAX_CONCURRENT_REQUESTS
     body_idle_timeout_s: float = BODY_IDLE_TIMEOUT_S
 
 
@@ -141,7 +139,6 @@ class OtlpHttpHandler:
         self._ingest = ingest
         self._limits = limits
         self._allowed_hosts = allowed_hosts
-        self._in_flight = 0
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         outcome, encoding, signal = await self._handle(request)
@@ -166,16 +163,13 @@ class OtlpHttpHandler:
         gzipped = guard.content_encoding(headers.get("Content-Encoding"))
         if isinstance(gzipped, Refused):
             return gzipped, encoding, signal
-        if self._in_flight >= self._limits.max_concurrent:
-            return Refused(Problem.UNAVAILABLE, "too many concurrent requests"), encoding, signal
-        self._in_flight += 1
-        try:
+        with self._ingest.slot() as admitted:  # before reading: a body may be 16 MiB
+            if not admitted:
+                return self._ingest.too_busy, encoding, signal
             body = await read_body(request, gzipped, self._limits)
             if isinstance(body, Refused):
                 return body, encoding, signal
             return await self._ingest(signal, "http", encoding, body), encoding, signal
-        finally:
-            self._in_flight -= 1
 
 
 def make_app(

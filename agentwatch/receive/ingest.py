@@ -7,6 +7,7 @@ acknowledgement is returned only after the writer reports COMMITTED.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -14,7 +15,7 @@ import traceback
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 from agentwatch.normalise.otlp_view import ViewPolicy, batch_of
 from agentwatch.receive.decode import DecodeError, Encoding, decode, record_count
@@ -34,6 +35,9 @@ class BatchSink(Protocol):
 
 # Below this size a request is cheaper to build in-process than to ship to a worker.
 POOL_MIN_BYTES = 32 * 1024
+# Requests held at once over both transports (each may hold a body of up to the
+# size limit); more are answered 503 / UNAVAILABLE at once, so memory stays bounded.
+MAX_IN_FLIGHT = 32
 
 
 class Ingest:
@@ -43,11 +47,28 @@ class Ingest:
         policy: ViewPolicy = ViewPolicy(),
         clock: Callable[[], int] = time.time_ns,
         pool: Executor | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._pool = pool
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
         self._writer = writer
         self._policy = policy
         self._clock = clock
+
+    too_busy = Refused(Problem.UNAVAILABLE, "too many concurrent requests")
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Admit one more request if fewer than max_in_flight are held (event loop only)."""
+        if self._in_flight >= self._max_in_flight:
+            yield False
+            return
+        self._in_flight += 1
+        try:
+            yield True
+        finally:
+            self._in_flight -= 1
 
     async def __call__(self, signal: Signal, transport: str, encoding: Encoding, body: bytes) -> Outcome:
         received_ns = self._clock()

@@ -324,3 +324,31 @@ def test_a_grpc_message_just_under_the_limit_is_accepted(grpc_srv: Listener) -> 
     with grpc.insecure_channel(grpc_srv.grpc_target) as channel:
         assert channel.unary_unary(GRPC_METHODS["logs"])(body, timeout=30) == b""
     assert grpc_srv.count("log_records") == before + 1
+
+
+# L4: requests held at once ----------------------------------------------------------------------
+
+def test_requests_beyond_the_in_flight_limit_get_503_on_both_transports(default_srv: Listener) -> None:
+    # 32 senders that stall mid-body hold every slot (MAX_IN_FLIGHT = 32); the next
+    # HTTP request and the next gRPC export are turned away at once as retryable.
+    port = default_srv.http_port
+    head = (f"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n").encode()
+    stalled = []
+    try:
+        for _ in range(32):
+            sock = rawhttp.open_socket(port)
+            sock.sendall(head + b"\x0a")  # 1 of 1000 body bytes
+            stalled.append(sock)
+        time.sleep(0.5)  # let the listener start reading every one of them
+        resp = rawhttp.post(port, "/v1/logs", simple_logs(1, tag="over the limit"))
+        assert (resp.status, resp.header("Retry-After")) == (503, "1")
+        with grpc.insecure_channel(f"127.0.0.1:{default_srv.grpc_port}") as channel:
+            with pytest.raises(grpc.RpcError) as refused:
+                channel.unary_unary(GRPC_METHODS["logs"])(simple_logs(1, tag="grpc over"), timeout=5)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        for sock in stalled:
+            sock.close()
+    time.sleep(0.5)  # the stalled requests end as their connections close
+    assert rawhttp.post(port, "/v1/logs", simple_logs(1, tag="after the stall")).status == 200
