@@ -165,54 +165,56 @@ def _row_workers(count: int) -> ProcessPoolExecutor | None:
     return pool
 
 
+def _open_store(stack: AsyncExitStack, settings: ServeSettings) -> tuple[InstanceLock, Writer]:
+    lock = InstanceLock(settings.db)
+    lock.acquire()
+    stack.callback(lock.release)
+    writer = Writer(settings.db)
+    writer.start()
+    stack.callback(writer.close)
+    return lock, writer
+
+
+async def _start_listeners(stack: AsyncExitStack, settings: ServeSettings, ingest: Ingest) -> tuple[int, int]:
+    hosts = _usable_hosts(settings.hosts)
+    runner = web.AppRunner(
+        make_app(ingest, HttpLimits(max_body=settings.max_body), guard.allowed_host_names(hosts, settings.allow_hosts)),
+        auto_decompress=False,  # read_body inflates under its own cap
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=75,
+    )
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    http_port = await _bind_http(runner, hosts, settings.http_port)
+    server = make_server(ingest, settings.max_body)
+    grpc_port = _bind_grpc(server, hosts, settings.grpc_port)
+    await server.start()
+    stack.push_async_callback(_stop_listening, runner, server)
+    return http_port, grpc_port
+
+
 async def serve(settings: ServeSettings, ready: Callable[[str], None] | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     logging.getLogger("aiohttp.server").addFilter(_NoValuesFromAiohttp())
+    # Teardown runs in reverse: stop accepting, let requests in flight finish,
+    # stop the worker, commit what the writer holds, release the lock.
     async with AsyncExitStack() as stack:
-        lock = InstanceLock(settings.db)
-        lock.acquire()
-        stack.callback(lock.release)
-        writer = Writer(settings.db)
-        writer.start()
-        stack.callback(writer.close)
+        lock, writer = _open_store(stack, settings)
         for warning in _startup_warnings(settings):
             log.warning("%s", warning)
         pool = _row_workers(settings.workers)
         if pool is not None:
             stack.callback(pool.shutdown, True, cancel_futures=True)
         ingest = Ingest(writer, ViewPolicy(keep_content=settings.keep_content), pool=pool)
-        hosts = _usable_hosts(settings.hosts)
-
-        runner = web.AppRunner(
-            make_app(
-                ingest,
-                HttpLimits(max_body=settings.max_body),
-                guard.allowed_host_names(hosts, settings.allow_hosts),
-            ),
-            auto_decompress=False,  # read_body inflates under its own cap
-            access_log=None,
-            handle_signals=False,
-            keepalive_timeout=75,
-        )
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        http_port = await _bind_http(runner, hosts, settings.http_port)
-
-        server = make_server(ingest, settings.max_body)
-        grpc_port = _bind_grpc(server, hosts, settings.grpc_port)
-        await server.start()
-        stack.push_async_callback(_stop_listening, runner, server)
-
-        lock.write(
-            ListenerInfo(os.getpid(), http_port, grpc_port, keep_content=settings.keep_content)
-        )
+        http_port, grpc_port = await _start_listeners(stack, settings, ingest)
+        lock.write(ListenerInfo(os.getpid(), http_port, grpc_port, keep_content=settings.keep_content))
         pruner = asyncio.create_task(_prune_forever(writer, settings.retention))
         stack.callback(pruner.cancel)
-        line = f"listening http={http_port} grpc={grpc_port}"
-        (ready or _print_now)(line)
+        (ready or _print_now)(f"listening http={http_port} grpc={grpc_port}")
         await stop.wait()
         log.info("stopping: finishing in-flight requests")
     return 0
@@ -220,4 +222,3 @@ async def serve(settings: ServeSettings, ready: Callable[[str], None] | None = N
 
 def _print_now(line: str) -> None:
     print(line, flush=True)
-    sys.stdout.flush()
