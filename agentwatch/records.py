@@ -75,7 +75,7 @@ class PointRow(NamedTuple):
     start_ns: int
     time_ns: int
     value: int | float | None  # sum and gauge points
-    count: int | None  # histogram-like points
+    sample_count: int | None  # histogram-like points: the OTLP `count` (a field named count would hide tuple.count)
     sum: float | None
     min: float | None
     max: float | None

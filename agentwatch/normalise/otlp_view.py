@@ -368,7 +368,7 @@ def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) ->
                 start_ns=_i64(point.start_time_unix_nano),
                 time_ns=_i64(point.time_unix_nano),
                 value=value,
-                count=count,
+                sample_count=count,
                 sum=total,
                 min=low,
                 max=high,

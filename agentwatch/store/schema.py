@@ -84,7 +84,7 @@ def m001_raw_rows(db: sqlite_utils.Database) -> None:
             start_ns INTEGER NOT NULL,
             time_ns INTEGER NOT NULL,
             value,                      -- no affinity: integers stay integers
-            count INTEGER,
+            sample_count INTEGER,
             sum REAL,
             min REAL,
             max REAL,

@@ -169,11 +169,11 @@ def test_histogram_exponential_histogram_summary_and_gauge_points() -> None:
     g = Metric(name="g")
     g.gauge.data_points.add(as_double=math.nan)
     rows = [metrics_batch(_metrics(m), "http", RECEIVED, DROP).points[0] for m in (h, e, s, g)]
-    assert (rows[0].kind, rows[0].count, rows[0].sum, rows[0].min, rows[0].max) == ("histogram", 3, 6.0, 1.0, 3.0)
+    assert (rows[0].kind, rows[0].sample_count, rows[0].sum, rows[0].min, rows[0].max) == ("histogram", 3, 6.0, 1.0, 3.0)
     assert json.loads(rows[0].detail or "{}") == {"bounds": [2.0], "counts": [1, 2]}
     assert rows[1].kind == "exponential_histogram"
     assert json.loads(rows[1].detail or "{}")["positive"] == {"offset": 4, "counts": [1]}
-    assert (rows[2].kind, rows[2].count, rows[2].sum) == ("summary", 4, 10.0)
+    assert (rows[2].kind, rows[2].sample_count, rows[2].sum) == ("summary", 4, 10.0)
     assert json.loads(rows[2].detail or "{}") == {"quantiles": [[0.5, 2.5]]}
     # A NaN gauge has no usable value: unknown, not 0.
     assert (rows[3].kind, rows[3].value, rows[3].temporality, rows[3].monotonic) == ("gauge", None, 0, None)

@@ -76,7 +76,7 @@ EXPECTED_TABLES: dict[str, list[tuple[str, str, int, int]]] = {
         ("start_ns", "INTEGER", 1, 0),
         ("time_ns", "INTEGER", 1, 0),
         ("value", "", 0, 0),  # no declared type: integers stay integers, floats stay floats
-        ("count", "INTEGER", 0, 0),
+        ("sample_count", "INTEGER", 0, 0),
         ("sum", "REAL", 0, 0),
         ("min", "REAL", 0, 0),
         ("max", "REAL", 0, 0),
