@@ -16,6 +16,7 @@ import queue
 import sqlite3
 import threading
 import time
+import traceback
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,13 +193,28 @@ class Writer:
                 break
             self._working = True
             group, stopping = self._take_group(first)
-            calls = [job for job in group if job.call is not None]
-            self._write_group([job for job in group if job.batch is not None])
-            for job in calls:
-                self._run_call(job)
+            self._process(group)
             self._working = False
         self._idle_checkpoint()
         self._conn.close()
+
+    def _process(self, group: list[_Job]) -> None:
+        # A caller that gave up (a cancelled gRPC call) cancels its future; claiming
+        # each future first means no later set_result can fail on a cancelled one.
+        group = [job for job in group if job.future.set_running_or_notify_cancel()]
+        try:
+            self._write_group([job for job in group if job.batch is not None])
+            for job in group:
+                if job.call is not None:
+                    self._run_call(job)
+        except Exception as exc:  # noqa: BLE001 - a bug here must not stop the only writer
+            # Frames but not the message, which could quote a stored value (RELIABILITY V4).
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("writer error (%s); its requests were refused\n%s", type(exc).__name__, frames)
+            self._rollback(self._conn)  # type: ignore[arg-type]
+            for job in group:
+                if not job.future.done():
+                    job.future.set_result(Unavailable("internal error in the writer"))
 
     def _take_group(self, first: _Job) -> tuple[list[_Job], bool]:
         group = [first]
@@ -265,9 +281,9 @@ class Writer:
         conn.execute("SAVEPOINT job")
         try:
             result: Committed | BaseException = insert_batch(conn, job.batch)
-        except sqlite3.OperationalError:
-            raise  # the database itself is in trouble: fail the whole group
         except Exception as exc:  # noqa: BLE001 - reported to this request's caller
+            if type(exc) in (sqlite3.OperationalError, sqlite3.DatabaseError):
+                raise  # the database itself is in trouble (locked, full, corrupt): fail the group
             conn.execute("ROLLBACK TO SAVEPOINT job")
             result = exc
         conn.execute("RELEASE SAVEPOINT job")
