@@ -17,14 +17,16 @@ import sqlite3
 import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from typing import Callable
 
 import grpc
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from agentwatch.config import ServeSettings
+from agentwatch.config import DEFAULT_HOSTS, ServeSettings
 from agentwatch.normalise.otlp_view import ViewPolicy
 from agentwatch.receive import guard
 from agentwatch.receive.grpc import make_server
@@ -33,7 +35,7 @@ from agentwatch.receive.ingest import Ingest
 from agentwatch.store.connect import wal_reset_bug_affected
 from agentwatch.store.lock import InstanceLock, ListenerInfo
 from agentwatch.store.retention import RetentionPolicy, prune_step, release_free_pages
-from agentwatch.store.writer import Writer
+from agentwatch.store.writer import Unavailable, Writer
 
 log = logging.getLogger("agentwatch")
 
@@ -49,11 +51,17 @@ class _NoValuesFromAiohttp(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None:
-            kind = type(record.exc_info[1]).__name__
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        kind = type(exc).__name__
+        if isinstance(exc, HttpProcessingError):  # the client's malformed request
             record.msg, record.args = "refused a malformed HTTP request (%s)", (kind,)
-            record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.INFO, "INFO"
+        else:  # our bug: keep where it happened, not what it said
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            record.msg, record.args = "error handling a request (%s)\n%s", (kind, frames)
+        record.exc_info, record.exc_text = None, None
         return True
 
 
@@ -81,7 +89,7 @@ def _startup_warnings(settings: ServeSettings) -> list[str]:
 
 async def _bind_http(runner: web.AppRunner, hosts: tuple[str, ...], port: int) -> int:
     for host in hosts:
-        site = web.TCPSite(runner, host, port, shutdown_timeout=SHUTDOWN_GRACE_S)
+        site = web.TCPSite(runner, host, port)
         try:
             await site.start()
         except OSError as exc:
@@ -104,29 +112,47 @@ def _bind_grpc(server: grpc.aio.Server, hosts: tuple[str, ...], port: int) -> in
     return port
 
 
+def _ipv6_loopback_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
 def _usable_hosts(hosts: tuple[str, ...]) -> tuple[str, ...]:
-    """Drop ::1 on machines without IPv6 instead of failing to start."""
-    usable = []
-    for host in hosts:
-        if host == "::1" and not socket.has_ipv6:
-            log.warning("IPv6 is not available; listening on 127.0.0.1 only")
-            continue
-        usable.append(host)
-    return tuple(usable)
+    """By default, drop ::1 where loopback has no IPv6 (containers, some CI) instead of failing.
+
+    A host the user named explicitly must bind or the start fails.
+    """
+    if hosts == DEFAULT_HOSTS and not _ipv6_loopback_available():
+        log.warning("IPv6 loopback (::1) is not available; listening on 127.0.0.1 only")
+        return tuple(h for h in hosts if h != "::1")
+    return hosts
 
 
-async def _prune_forever(writer: Writer, policy: RetentionPolicy) -> None:
+async def _prune_forever(writer: Writer, policy: RetentionPolicy, every_s: float = PRUNE_EVERY_S) -> None:
     while True:
-        await asyncio.sleep(PRUNE_EVERY_S)
-        pruned = 0
-        while True:
-            step = await asyncio.wrap_future(writer.call(lambda c: prune_step(c, policy, time.time_ns())))
-            pruned += step.rows
-            if not step.more:
-                break
-        if pruned:
-            await asyncio.wrap_future(writer.call(release_free_pages))
-            log.info("retention: pruned %d raw rows", pruned)
+        await asyncio.sleep(every_s)
+        try:
+            await _prune_round(writer, policy)
+        except Exception as exc:  # noqa: BLE001 - retention must outlive a locked or full disk
+            log.warning("retention: this round failed (%s); trying again later", type(exc).__name__)
+
+
+async def _prune_round(writer: Writer, policy: RetentionPolicy) -> None:
+    pruned = 0
+    while True:
+        step = await asyncio.wrap_future(writer.call(lambda c: prune_step(c, policy, time.time_ns())))
+        if isinstance(step, Unavailable):  # the writer's queue is full: ingest comes first
+            return
+        pruned += step.rows
+        if not step.more:
+            break
+    if pruned:
+        await asyncio.wrap_future(writer.call(release_free_pages))
+        log.info("retention: pruned %d raw rows", pruned)
 
 
 async def _stop_listening(runner: web.AppRunner, server: grpc.aio.Server) -> None:
@@ -183,6 +209,7 @@ async def _start_listeners(stack: AsyncExitStack, settings: ServeSettings, inges
         access_log=None,
         handle_signals=False,
         keepalive_timeout=75,
+        shutdown_timeout=SHUTDOWN_GRACE_S,
     )
     await runner.setup()
     stack.push_async_callback(runner.cleanup)

@@ -35,6 +35,8 @@ class BatchSink(Protocol):
 
 # Below this size a request is cheaper to build in-process than to ship to a worker.
 POOL_MIN_BYTES = 32 * 1024
+# JSON bodies this large are decoded on a thread, not on the event loop (seconds for MiBs).
+DECODE_OFF_LOOP_BYTES = 256 * 1024
 # Requests held at once over both transports (each may hold a body of up to the
 # size limit); more are answered 503 / UNAVAILABLE at once, so memory stays bounded.
 MAX_IN_FLIGHT = 32
@@ -75,6 +77,9 @@ class Ingest:
         try:
             if self._worth_a_worker(body):
                 work = await self._build_in_worker(signal, encoding, body, transport, received_ns)
+            elif encoding is Encoding.JSON and len(body) >= DECODE_OFF_LOOP_BYTES:
+                # Decoding megabytes of JSON takes seconds; other requests must not wait on it.
+                work = await asyncio.to_thread(self._build_on_writer, signal, encoding, body, transport, received_ns)
             else:
                 work = self._build_on_writer(signal, encoding, body, transport, received_ns)
         except DecodeError as exc:
