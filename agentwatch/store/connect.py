@@ -29,15 +29,32 @@ def _create_private(path: Path) -> None:
 
 
 def open_writer(path: Path) -> sqlite3.Connection:
+    """The write connection, after quick_check passed (RELIABILITY D9).
+
+    The check comes first: switching the journal mode writes to the file, and a
+    damaged file must be left exactly as it was found.
+    """
     try:
         _create_private(path)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open {path} for writing: {exc}") from exc
+    problem = quick_check(conn)
+    if problem is not None:
+        conn.close()
+        raise StoreError(
+            f"{path} failed SQLite's quick_check ({problem}). agentwatch will not write "
+            "to it. Keep the file for recovery (`sqlite3 FILE .recover`), or move it aside "
+            "to start a new one."
+        )
+    try:
         if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
             # Must precede the first table; lets retention hand pages back to the OS.
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    except (OSError, sqlite3.Error) as exc:
+    except sqlite3.Error as exc:
+        conn.close()
         raise StoreError(f"cannot open {path} for writing: {exc}") from exc
     if mode.lower() != "wal":
         raise StoreError(f"{path}: could not switch to WAL mode (got {mode})")

@@ -24,7 +24,7 @@ from typing import Any, Callable, TypeVar
 
 from agentwatch.records import Batch, LogRow, PointRow, SpanRow
 from agentwatch.store import schema
-from agentwatch.store.connect import BUSY_TIMEOUT_MS, StoreError, open_writer, quick_check
+from agentwatch.store.connect import BUSY_TIMEOUT_MS, StoreError, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +117,7 @@ class Writer:
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
         """Open, check and migrate the database, then start the writer thread."""
-        conn = open_writer(self.path)
-        problem = quick_check(conn)
-        if problem is not None:
-            conn.close()
-            raise StoreError(
-                f"{self.path} failed SQLite's quick_check ({problem}). agentwatch will not write "
-                "to it. Keep the file for recovery (`sqlite3 FILE .recover`), or move it aside "
-                "to start a new one."
-            )
+        conn = open_writer(self.path)  # refuses a file that fails quick_check
         try:
             schema.migrate(conn)
         except sqlite3.Error as exc:

@@ -117,3 +117,26 @@ def test_db_bytes_counts_the_wal_and_is_zero_for_no_file(tmp_path: Path) -> None
     assert wal > 0
     assert db_bytes(db) == db.stat().st_size + wal
     conn.close()
+
+
+def test_a_damaged_file_in_rollback_journal_mode_is_refused_untouched(tmp_path: Path) -> None:
+    # Switching to WAL writes the file header; the check must come before it.
+    import hashlib
+
+    from agentwatch.store.connect import StoreError, open_writer
+    from support.corrupt import corrupt_copy, quick_check_of
+
+    good = tmp_path / "plain.db"
+    conn = sqlite3.connect(good)
+    # corrupt_copy aims at a full leaf of a table named log_records.
+    conn.execute("CREATE TABLE log_records (id INTEGER PRIMARY KEY, v TEXT)")
+    conn.executemany("INSERT INTO log_records (v) VALUES (?)", [("x" * 200,) for _ in range(400)])
+    conn.commit()
+    conn.close()
+    bad = tmp_path / "bad.db"
+    corrupt_copy(good, bad)
+    assert quick_check_of(bad) != "ok"  # the premise
+    before = hashlib.sha256(bad.read_bytes()).hexdigest()
+    with pytest.raises(StoreError, match="quick_check"):
+        open_writer(bad)
+    assert hashlib.sha256(bad.read_bytes()).hexdigest() == before
