@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import sqlite3
 import sys
 from datetime import datetime, timezone
@@ -13,7 +14,25 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from agentwatch import __version__
+from agentwatch.config import (
+    DEFAULT_GRPC_PORT,
+    DEFAULT_HOSTS,
+    DEFAULT_HTTP_PORT,
+    DEFAULT_MAX_BODY,
+    DEFAULT_RETAIN_BYTES,
+    DEFAULT_RETAIN_DAYS,
+    MIB,
+    RetentionPolicy,
+    ServeSettings,
+    default_workers,
+)
 from agentwatch.paths import DB_ENV, default_db_path
+
+# Limits on the numeric flags, each from what breaks beyond it.
+MAX_BODY_MIB = 1024  # gRPC's max_receive_message_length is an int32: 2048 MiB overflows it
+MAX_RETAIN_DAYS = 36_500  # a century; far more overflows the nanosecond cutoff SQLite compares
+MAX_RETAIN_MIB = 16 * 1024 * 1024  # 16 TiB, a bound only so the byte count stays an ordinary int
+MAX_WORKERS = 8  # row builders beyond this wait on the one writer anyway
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +51,52 @@ def _port(value: str) -> int:
     return port
 
 
+def _finite(value: str) -> float:
+    # float() takes "nan" and "inf", which no limit or age means; argparse shows this message.
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a finite number")
+    return number
+
+
+def _max_body_mib(value: str) -> float:
+    mib = _finite(value)
+    if not 0 < mib <= MAX_BODY_MIB:
+        raise argparse.ArgumentTypeError(
+            f"the size limit is more than 0 and at most {MAX_BODY_MIB} MiB, not {value}"
+        )
+    return mib
+
+
+def _retain_days(value: str) -> float:
+    days = _finite(value)
+    if not 0 <= days <= MAX_RETAIN_DAYS:
+        raise argparse.ArgumentTypeError(f"days are 0 (keep forever) to {MAX_RETAIN_DAYS}, not {value}")
+    return days
+
+
+def _retain_mib(value: str) -> float:
+    mib = _finite(value)
+    if not 0 <= mib <= MAX_RETAIN_MIB:
+        raise argparse.ArgumentTypeError(f"the size is 0 (no limit) to {MAX_RETAIN_MIB} MiB, not {value}")
+    return mib
+
+
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 0 <= workers <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"workers are 0 (build rows in the listener's own process) to {MAX_WORKERS}, not {value}"
+        )
+    return workers
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentwatch", description="Local observability for AI coding agents."
@@ -39,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"agentwatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the local OTLP listener (HTTP :4318, gRPC :4317)")
+    serve = sub.add_parser(
+        "serve", help=f"run the local OTLP listener (HTTP :{DEFAULT_HTTP_PORT}, gRPC :{DEFAULT_GRPC_PORT})"
+    )
     serve.add_argument(
         "--host",
         action="append",
@@ -53,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="also accept requests whose Host header is NAME (repeatable; loopback names always are)",
     )
-    serve.add_argument("--http-port", type=_port, default=4318, help="OTLP/HTTP port (0 = ephemeral)")
-    serve.add_argument("--grpc-port", type=_port, default=4317, help="OTLP/gRPC port (0 = ephemeral)")
+    serve.add_argument("--http-port", type=_port, default=DEFAULT_HTTP_PORT, help="OTLP/HTTP port (0 = ephemeral)")
+    serve.add_argument("--grpc-port", type=_port, default=DEFAULT_GRPC_PORT, help="OTLP/gRPC port (0 = ephemeral)")
     serve.add_argument(
         "--keep-content",
         action="store_true",
@@ -62,13 +129,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_workers,
         default=None,
-        help="processes that build rows while the writer inserts (default: 1 with 2+ cores, else 0)",
+        help=f"processes that build rows while the writer inserts, 0-{MAX_WORKERS} "
+        "(default: 1 with 2+ cores, else 0)",
     )
-    serve.add_argument("--max-body-mib", type=float, default=16, help="request size limit after decompression")
-    serve.add_argument("--retain-days", type=float, default=30, help="keep raw rows this many days (0 = forever)")
-    serve.add_argument("--retain-mib", type=float, default=2048, help="prune oldest raw rows above this size (0 = no limit)")
+    serve.add_argument(
+        "--max-body-mib",
+        type=_max_body_mib,
+        default=DEFAULT_MAX_BODY / MIB,
+        help=f"request size limit after decompression, up to {MAX_BODY_MIB} (default: %(default)g)",
+    )
+    serve.add_argument(
+        "--retain-days",
+        type=_retain_days,
+        default=DEFAULT_RETAIN_DAYS,
+        help="keep raw rows this many days (0 = forever; default: %(default)g)",
+    )
+    serve.add_argument(
+        "--retain-mib",
+        type=_retain_mib,
+        default=DEFAULT_RETAIN_BYTES / MIB,
+        help="prune oldest raw rows above this size (0 = no limit; default: %(default)g)",
+    )
     _add_db(serve)
 
     status = sub.add_parser("status", help="is a listener running, and what has it stored")
@@ -89,30 +172,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _status(args, db)
 
 
-def _serve(args: argparse.Namespace, db: Path) -> int:
-    from agentwatch.config import DEFAULT_HOSTS, ServeSettings, default_workers
-    from agentwatch.serve import StartupError, serve
-    from agentwatch.store.connect import StoreError
-    from agentwatch.store.retention import RetentionPolicy
-
-    logging.basicConfig(level=logging.INFO, format="agentwatch: %(message)s", stream=sys.stderr)
+def serve_settings(args: argparse.Namespace, db: Path) -> ServeSettings:
+    """The parsed (already range-checked) serve flags as settings; 0 retention means no limit."""
     hosts: tuple[str, ...] = DEFAULT_HOSTS
     if args.host:
         hosts = tuple(h for raw in args.host for h in (DEFAULT_HOSTS if raw == "localhost" else (raw,)))
-    settings = ServeSettings(
+    return ServeSettings(
         db=db,
         hosts=hosts,
         allow_hosts=tuple(args.allow_host),
         http_port=args.http_port,
         grpc_port=args.grpc_port,
         keep_content=args.keep_content,
-        max_body=int(args.max_body_mib * 1024 * 1024),
-        workers=default_workers() if args.workers is None else max(0, args.workers),
+        # Rounded up, so a tiny positive limit is still at least one byte, never "refuse all".
+        max_body=math.ceil(args.max_body_mib * MIB),
+        workers=default_workers() if args.workers is None else args.workers,
         retention=RetentionPolicy(
             max_age_days=args.retain_days or None,
-            max_bytes=int(args.retain_mib * 1024 * 1024) or None,
+            max_bytes=math.ceil(args.retain_mib * MIB) or None,
         ),
     )
+
+
+def _serve(args: argparse.Namespace, db: Path) -> int:
+    from agentwatch.serve import StartupError, serve
+    from agentwatch.store.connect import StoreError
+
+    logging.basicConfig(level=logging.INFO, format="agentwatch: %(message)s", stream=sys.stderr)
+    settings = serve_settings(args, db)
     try:
         return asyncio.run(serve(settings))
     except (StartupError, StoreError) as exc:
@@ -172,6 +259,17 @@ def _status(args: argparse.Namespace, db: Path) -> int:
     return 1 if error else 0
 
 
+def _shown(text: str) -> str:
+    """text safe to print: control and other non-printable characters as escapes (\\x1b).
+
+    Agent names come from clients. normalise/agents.py already makes new ones printable;
+    this also covers rows stored before it did, or by a future path that forgets.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _status_text(report: dict[str, Any], old_sqlite: bool, exists: bool) -> str:
     lst = report["listener"]
     lines = []
@@ -190,11 +288,11 @@ def _status_text(report: dict[str, Any], old_sqlite: bool, exists: bool) -> str:
     lines.append("")
     if not report["agents"]:
         lines.append("No telemetry received yet. Point an agent here, e.g.")
-        lines.append("  export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318")
+        lines.append(f"  export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:{DEFAULT_HTTP_PORT}")
         return "\n".join(lines)
     header = f"{'agent':<20} {'log records':>12} {'metric points':>14} {'spans':>10}  last received (UTC)"
     lines.append(header)
     for a in report["agents"]:
         last = a["last_received"] or "—"
-        lines.append(f"{a['agent']:<20} {a['logs']:>12,} {a['metric_points']:>14,} {a['spans']:>10,}  {last}")
+        lines.append(f"{_shown(a['agent']):<20} {a['logs']:>12,} {a['metric_points']:>14,} {a['spans']:>10,}  {last}")
     return "\n".join(lines)

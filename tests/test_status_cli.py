@@ -25,6 +25,9 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from agentwatch.store import schema
+from agentwatch.store.connect import open_writer
+
 from support.listener import start_listener
 from support.tagged import log_request, new_run, post
 
@@ -175,3 +178,42 @@ def test_status_without_a_db_says_so_and_creates_nothing(tmp_path: Path) -> None
         "agents": [],
     }
     assert list(tmp_path.iterdir()) == []  # not the db, not its folder, not a lock file
+
+
+EVIL = "evil\x1b]52;c;AAAA\x07\x1b[2J"  # OSC 52 sets the clipboard, CSI 2J clears the screen
+
+
+def test_an_agent_name_with_escape_sequences_reaches_the_terminal_harmless(tmp_path: Path) -> None:
+    db = tmp_path / "agentwatch.db"
+    srv = start_listener(db)
+    try:
+        request = log_request(new_run(), 1, records=2, service=EVIL + "x" * 100)
+        assert post(srv.http_port, "/v1/logs", request.SerializeToString())[0] == 200
+        report = _status_json(db)
+        text = _status(db)
+    finally:
+        srv.stop()
+    # ESC and BEL became "?", and the label stops at 64 characters: 20 of EVIL (4+1+10+1+1+3), then 44 x's.
+    assert [a["agent"] for a in report["agents"]] == ["evil?]52;c;AAAA??[2J" + "x" * 44]
+    assert text.returncode == 0, text.stderr
+    assert "\x1b" not in text.stdout and "\x07" not in text.stdout
+
+
+def test_status_text_escapes_control_characters_in_names_already_stored(tmp_path: Path) -> None:
+    # A row written before names were made printable (or by any path that forgets to).
+    db = tmp_path / "agentwatch.db"
+    conn = open_writer(db)
+    schema.migrate(conn)
+    conn.execute("INSERT INTO agent_totals VALUES (?, 'logs', 5, ?)", (EVIL, NS))
+    conn.close()
+
+    text = _status(db)
+    raw = _status(db, "--json")
+
+    assert text.returncode == 0, text.stderr
+    assert "\x1b" not in text.stdout and "\x07" not in text.stdout
+    row = next(line for line in text.stdout.splitlines() if line.startswith("evil"))
+    assert row.split()[:2] == [r"evil\x1b]52;c;AAAA\x07\x1b[2J", "5"]
+    # JSON escapes control characters itself, and a reader gets the stored name back.
+    assert "\x1b" not in raw.stdout
+    assert [a["agent"] for a in json.loads(raw.stdout)["agents"]] == [EVIL]

@@ -24,14 +24,30 @@ _KNOWN: dict[str, str] = {
 
 UNKNOWN_AGENT = "unknown"
 
+# The agent name is a label: it is grouped on, stored in agent_totals and printed to the
+# user's terminal by `agentwatch status`. Any client can set service.name, so the label
+# keeps only printable characters (no escape sequences that would drive the terminal, no
+# bidi overrides that would disguise it) and a length that fits a table column. The
+# service.name attribute itself is still stored as sent, under the value cap.
+MAX_AGENT_CHARS = 64
+REPLACEMENT = "?"
+
 
 def agent_name(service_name: str | None) -> str:
-    """Normalised agent name; other services keep their name as sent."""
-    if not service_name:
+    """Normalised agent name; other services keep their name, made printable and short."""
+    name = (service_name or "").strip()
+    if not name:
         return UNKNOWN_AGENT
-    known = _KNOWN.get(service_name.strip().lower())
+    known = _KNOWN.get(name.lower())
     if known:
         return known
-    if service_name.startswith("codex_") or service_name.startswith("codex-"):
+    if name.startswith("codex_") or name.startswith("codex-"):
         return "codex"
-    return service_name
+    return printable(name[:MAX_AGENT_CHARS])
+
+
+def printable(text: str) -> str:
+    """text with every non-printable character (controls, format, separators) replaced."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else REPLACEMENT for c in text)

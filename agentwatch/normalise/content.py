@@ -19,6 +19,7 @@ CONTENT_KEYS: frozenset[str] = frozenset(
         "tool_input",
         "tool_parameters",
         "full_command",
+        "body",  # OTEL_LOG_RAW_API_BODIES: whole API request/response bodies (RELIABILITY V2)
         "request_body",
         "response_body",
         # Codex

@@ -5,6 +5,22 @@ attributes of every log record, metric data point and span. Content-bearing
 values are replaced by their length unless the user opted in, and oversized
 records are capped (OpenTelemetry's own attribute limits), so one request can
 neither fill the disk with prompts nor carry a value the store cannot hold.
+
+Both rules hold at every depth of a structured value (an array, a key-value
+list, bytes, or a log body that is one of those), not only for flat attributes:
+
+- A content key inside a key-value list keeps its key, and its value becomes
+  {"elided_length": N}, the marker content-event bodies already get. Marking it
+  in place shows where the content was without a path syntax (keys themselves
+  contain dots, arrays have indices), and works the same in span events, links
+  and scope attributes, which have no `elided` map of their own.
+- Strings are cut at MAX_VALUE_CHARS and bytes at what encodes to as many.
+- One structured value, as stored JSON, is at most MAX_STRUCTURED_CHARS; a
+  larger one is replaced by {"truncated_length": N}.
+
+Whenever a stored value differs from the one sent, the row's `elided` map
+holds the length of what was sent under the attribute's key (BODY_KEY for
+the log body): a string's length in characters, otherwise that of its JSON text.
 """
 
 from __future__ import annotations
@@ -45,6 +61,14 @@ from agentwatch.records import (
 MAX_ATTRIBUTES = 128
 MAX_VALUE_CHARS = 8192
 MAX_DEPTH = 32
+# An array or key-value list of capped strings could still be megabytes; this bounds one value
+# (or one log body) as stored JSON text, at eight full-length strings.
+MAX_STRUCTURED_CHARS = 64 * 1024
+# Raw bytes are stored as base64, 4 characters for every 3 bytes.
+MAX_BYTES = MAX_VALUE_CHARS // 4 * 3
+# The log body's entry in a log row's `elided` map. An attribute could have any name, this one
+# included, but "body" is one Claude Code really sends.
+BODY_KEY = "@body"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +116,13 @@ def _compact_encoder() -> Callable[[Any], str]:
 
     json.dumps rebuilds its C encoder on every call; at two calls per record
     that setup is a measurable share of ingest (about 0.8 µs a call here).
+    NaN and Infinity raise (allow_nan=False) rather than write JSON that SQLite's
+    json functions reject: every float is meant to pass through _float first.
     """
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
-        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-    encode = make(None, _unserialisable, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    encode = make(None, _unserialisable, json.encoder.encode_basestring, None, ":", ",", False, False, False)
     return lambda value: "".join(encode(value, 0))
 
 
@@ -110,6 +136,7 @@ def _float(value: float) -> float | str:
 
 
 def any_value(value: AnyValue, depth: int = 0) -> Any:
+    """The value as sent, uncapped: only to measure what was elided or cut."""
     kind = value.WhichOneof("value")
     if kind == "string_value":
         return value.string_value
@@ -134,6 +161,98 @@ def _content_length(value: AnyValue) -> int:
     if value.WhichOneof("value") == "string_value":
         return len(value.string_value)
     return len(_dumps(any_value(value)))
+
+
+class _Walk:
+    """Capping one structured value: its content policy, the room left, whether anything was cut.
+
+    `room` falls by a lower bound of each part's JSON length (escapes and digits beyond the
+    first are not counted), so once it is below zero the value is too large (a kvlist that
+    repeats a key, which OTLP forbids, may be replaced early) and the walk stops building it.
+    Measuring the length as sent still walks the whole value once (any_value), as storing
+    it did before: about 1 s for a 7.6 MiB array of 2 million ints, as it was then.
+    """
+
+    __slots__ = ("check_content", "room", "cut")
+
+    def __init__(self, check_content: bool) -> None:
+        self.check_content = check_content
+        self.room = MAX_STRUCTURED_CHARS
+        self.cut = False
+
+
+def _capped(value: AnyValue, walk: _Walk, depth: int) -> Any:
+    """any_value with content elided and strings, bytes and size capped at every depth."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        text = value.string_value
+        if len(text) > MAX_VALUE_CHARS:
+            walk.cut = True
+            text = text[:MAX_VALUE_CHARS]
+        walk.room -= len(text) + 2
+        return text
+    walk.room -= 1
+    if kind == "int_value" or kind == "bool_value":
+        return getattr(value, kind)
+    if kind == "double_value":
+        return _float(value.double_value)
+    if depth >= MAX_DEPTH:
+        walk.cut = True
+        return None
+    if kind == "array_value":
+        return _capped_array(value.array_value.values, walk, depth)
+    if kind == "kvlist_value":
+        return _capped_kvlist(value.kvlist_value.values, walk, depth)
+    if kind == "bytes_value":
+        raw = value.bytes_value
+        if len(raw) > MAX_BYTES:
+            walk.cut = True
+            raw = raw[:MAX_BYTES]
+        text = base64.b64encode(raw).decode("ascii")
+        walk.room -= len(text) + len('{"bytes":""}') - 1  # its first character is counted above
+        return {"bytes": text}
+    return None
+
+
+def _capped_array(values: Any, walk: _Walk, depth: int) -> list[Any]:
+    out = []
+    for item in values:
+        if walk.room < 0:  # too large already: the whole value will be replaced
+            break
+        out.append(_capped(item, walk, depth + 1))
+        walk.room -= 1
+    return out
+
+
+def _capped_kvlist(kvs: Any, walk: _Walk, depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kv in kvs:
+        if walk.room < 0:
+            break
+        key = kv.key
+        walk.room -= len(key) + 4
+        if walk.check_content and _is_content(key):
+            walk.cut = True
+            walk.room -= len('{"elided_length":}')
+            out[key] = {"elided_length": _content_length(kv.value)}
+        else:
+            out[key] = _capped(kv.value, walk, depth + 1)
+    return out
+
+
+def _structured(key: str, value: AnyValue, check_content: bool, elided: dict[str, int]) -> Any:
+    """A non-string value, made safe to store; records in elided what it changed."""
+    walk = _Walk(check_content)
+    plain = _capped(value, walk, 0)
+    # Measured exactly (it is encoded again with its row): structured values are rare, a few in
+    # a hundred attributes in the agents' captures.
+    if walk.room < 0 or len(_dumps(plain)) > MAX_STRUCTURED_CHARS:
+        length = _content_length(value)
+        elided[key] = length
+        return {"truncated_length": length}
+    if walk.cut:
+        elided[key] = _content_length(value)
+    return plain
 
 
 Attributes = tuple[dict[str, Any], dict[str, int], int]  # values, elided lengths, dropped count
@@ -173,8 +292,10 @@ def attributes(kvs: Any, policy: ViewPolicy, dropped: int = 0) -> Attributes:
             out[key] = value.int_value
         elif kind == "bool_value":
             out[key] = value.bool_value
+        elif kind == "double_value":  # cost_usd and the like: common enough to skip the walk
+            out[key] = _float(value.double_value)
         else:
-            out[key] = any_value(value)
+            out[key] = _structured(key, value, check_content, elided)
     return out, elided, dropped
 
 
@@ -192,9 +313,10 @@ def _is_content(key: str) -> bool:
 
 
 def _attribute_str(kvs: Iterable[KeyValue], key: str) -> str | None:
+    """The string attribute key, under the same cap as any stored value."""
     for kv in kvs:
         if kv.key == key and kv.value.WhichOneof("value") == "string_value":
-            return kv.value.string_value
+            return kv.value.string_value[:MAX_VALUE_CHARS]
     return None
 
 
@@ -254,20 +376,30 @@ def _is_content_event(record: LogRecord, values: dict[str, Any]) -> bool:
     return record.event_name in CONTENT_EVENTS or values.get("event.name") in CONTENT_EVENTS
 
 
-def _log_body(record: LogRecord, values: dict[str, Any], policy: ViewPolicy) -> str | None:
+def _log_body(
+    record: LogRecord, values: dict[str, Any], policy: ViewPolicy, elided: dict[str, int]
+) -> str | None:
+    """The body as JSON text, under the same rules as an attribute named BODY_KEY."""
     if not record.HasField("body"):
         return None
+    body = record.body
     if not policy.keep_content and _is_content_event(record, values):
-        return _dumps({"elided_length": _content_length(record.body)})
-    if record.body.WhichOneof("value") == "string_value":  # most bodies: skip the general encoder
-        return _encode_str(record.body.string_value[:MAX_VALUE_CHARS])
-    return _dumps(any_value(record.body))
+        elided[BODY_KEY] = _content_length(body)
+        return _dumps({"elided_length": elided[BODY_KEY]})
+    if body.WhichOneof("value") == "string_value":  # most bodies: skip the general encoder
+        text = body.string_value
+        if len(text) > MAX_VALUE_CHARS:
+            elided[BODY_KEY] = len(text)
+            text = text[:MAX_VALUE_CHARS]
+        return _encode_str(text)
+    return _dumps(_structured(BODY_KEY, body, not policy.keep_content, elided))
 
 
 def _log_row(
     record: LogRecord, prefix: bytes, rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
 ) -> LogRow:
     values, elided, dropped = attributes(record.attributes, policy, record.dropped_attributes_count)
+    body = _log_body(record, values, policy, elided)  # before _elided_json: it may add BODY_KEY
     sent_ns = record.time_unix_nano
     observed_ns = record.observed_time_unix_nano
     return LogRow(
@@ -280,7 +412,7 @@ def _log_row(
         record.severity_number,
         record.severity_text,
         record.event_name,
-        _log_body(record, values, policy),
+        body,
         _dumps(values),
         _elided_json(elided),
         dropped,
@@ -382,17 +514,19 @@ def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) ->
 
 
 def _distribution(kind: str, point: Any) -> dict[str, Any]:
+    # Every double goes through _float: a sender's NaN or Infinity would otherwise make the
+    # whole detail invalid JSON (and the encoder refuses it).
     if kind == "histogram":
-        return {"bounds": list(point.explicit_bounds), "counts": list(point.bucket_counts)}
+        return {"bounds": [_float(b) for b in point.explicit_bounds], "counts": list(point.bucket_counts)}
     if kind == "exponential_histogram":
         return {
             "scale": point.scale,
             "zero_count": point.zero_count,
-            "zero_threshold": point.zero_threshold,
+            "zero_threshold": _float(point.zero_threshold),
             "positive": {"offset": point.positive.offset, "counts": list(point.positive.bucket_counts)},
             "negative": {"offset": point.negative.offset, "counts": list(point.negative.bucket_counts)},
         }
-    return {"quantiles": [[q.quantile, _float(q.value)] for q in point.quantile_values]}
+    return {"quantiles": [[_float(q.quantile), _float(q.value)] for q in point.quantile_values]}
 
 
 def traces_batch(

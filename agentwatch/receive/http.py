@@ -17,6 +17,7 @@ from aiohttp import web
 from google.protobuf import json_format
 from google.rpc import status_pb2
 
+from agentwatch.config import DEFAULT_MAX_BODY
 from agentwatch.receive import guard
 from agentwatch.receive.decode import RESPONSE_TYPES, Encoding
 from agentwatch.receive.ingest import Ingest
@@ -25,7 +26,6 @@ from agentwatch.receive.status import mapping, short
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY = 16 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 BODY_IDLE_TIMEOUT_S = 30.0
 

@@ -11,12 +11,19 @@ import errno
 import fcntl
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from agentwatch.paths import lock_path
 from agentwatch.store.connect import StoreError
+
+# `agentwatch status` holds LOCK_SH for an instant to see whether a serve is running; a serve
+# starting in that instant must not mistake it for another serve. A real holder keeps the lock
+# for its whole life, so retrying for a moment costs a refused second serve only this delay.
+LOCK_WAIT_S = 0.3
+LOCK_RETRY_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,18 +49,17 @@ class InstanceLock:
                 f"cannot create {self.path}: {_reason(exc)}; the database's folder must be a "
                 "writable directory (pass --db to put it elsewhere)"
             ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
+        error = _lock_within(fd, LOCK_WAIT_S)
+        if error is not None:
             os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 other = read_listener(self.db)
                 who = f" (pid {other.pid})" if other else ""
                 raise StoreError(
                     f"another agentwatch serve{who} is already using {self.db}; "
                     "stop it first or pass a different --db"
                 ) from None
-            raise StoreError(f"cannot lock {self.path}: {_reason(exc)}") from None
+            raise StoreError(f"cannot lock {self.path}: {_reason(error)}") from None
         self._fd = fd
         self.write(ListenerInfo(pid=os.getpid()))
 
@@ -72,6 +78,20 @@ class InstanceLock:
             os.ftruncate(self._fd, 0)
             os.close(self._fd)
             self._fd = None
+
+
+def _lock_within(fd: int, wait_s: float) -> OSError | None:
+    """Take LOCK_EX, retrying while someone holds it for up to wait_s; the last error if not."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None
+        except OSError as exc:
+            busy = exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+            if not busy or time.monotonic() >= deadline:
+                return exc
+        time.sleep(LOCK_RETRY_S)
 
 
 def read_listener(db: Path) -> ListenerInfo | None:

@@ -11,15 +11,12 @@ import math
 import sqlite3
 from dataclasses import dataclass
 
+# The policy is a setting (config.py owns the defaults); re-exported so the pruner's callers
+# find it next to prune_step.
+from agentwatch.config import RetentionPolicy as RetentionPolicy
 from agentwatch.store.writer import TABLES
 
 STEP_BATCHES = 200
-
-
-@dataclass(frozen=True, slots=True)
-class RetentionPolicy:
-    max_age_days: float | None = 30.0
-    max_bytes: int | None = 2 * 1024**3
 
 
 @dataclass(frozen=True, slots=True)

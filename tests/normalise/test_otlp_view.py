@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 
+import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -12,6 +14,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
+from agentwatch.normalise import otlp_view
 from agentwatch.normalise.otlp_view import ViewPolicy, logs_batch, metrics_batch, traces_batch
 
 RECEIVED = 1_800_000_000_000_000_000
@@ -198,3 +201,178 @@ def test_spans_keep_ids_status_events_and_elide_content_in_events() -> None:
     assert json.loads(row.events or "[]") == [
         {"name": "gen_ai.content.prompt", "time_ns": 7, "attributes": {}, "elided": {"gen_ai.prompt": 5}}
     ]
+
+
+# --- structured values: content and size caps at every depth ---------------------------------
+
+
+def _any(value: object) -> AnyValue:
+    """A Python value as the AnyValue a sender would build: dict → kvlist, list → array."""
+    if isinstance(value, dict):
+        out = AnyValue()
+        for key, item in value.items():
+            out.kvlist_value.values.add(key=key).value.CopyFrom(_any(item))
+        return out
+    if isinstance(value, list):
+        out = AnyValue()
+        out.array_value.values.extend(_any(item) for item in value)
+        return out
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    return _kv("_", value).value
+
+
+def _row_with(value: object, policy: ViewPolicy = DROP, key: str = "event.data") -> tuple[dict, dict]:
+    record = LogRecord(time_unix_nano=1, attributes=[KeyValue(key=key, value=_any(value))])
+    row = logs_batch(_logs(record), "http", RECEIVED, policy).logs[0]
+    return json.loads(row.attributes), json.loads(row.elided or "{}")
+
+
+def test_a_content_key_inside_a_kvlist_keeps_its_key_and_only_the_length() -> None:
+    values, elided = _row_with({"prompt": "secret", "tool": "Bash"})
+    assert values == {"event.data": {"prompt": {"elided_length": 6}, "tool": "Bash"}}  # len("secret")
+    # The attribute's length as sent, as JSON: {"prompt":"secret","tool":"Bash"} is 33 characters.
+    assert elided == {"event.data": 33}
+
+
+def test_content_keys_are_found_in_kvlists_inside_arrays_at_any_depth() -> None:
+    sent = {"calls": [{"name": "Bash", "arguments": {"command": "rm -rf /tmp/x"}}]}
+    values, elided = _row_with(sent)
+    # {"command":"rm -rf /tmp/x"} is 27 characters.
+    assert values == {"event.data": {"calls": [{"name": "Bash", "arguments": {"elided_length": 27}}]}}
+    assert "rm -rf" not in json.dumps(values)
+    assert elided == {"event.data": len(json.dumps(sent, separators=(",", ":")))}
+
+
+def test_keep_content_keeps_nested_content_as_sent() -> None:
+    values, elided = _row_with({"prompt": "secret", "tool": "Bash"}, KEEP)
+    assert values == {"event.data": {"prompt": "secret", "tool": "Bash"}}
+    assert elided == {}
+
+
+def test_long_strings_inside_arrays_are_cut_and_the_attribute_length_kept() -> None:
+    values, elided = _row_with(["x" * 10_000, "ok"], KEEP, key="stack")  # size caps apply regardless
+    assert values == {"stack": ["x" * 8192, "ok"]}
+    assert elided == {"stack": 10_009}  # ["…10,000…","ok"]: 1 + 10,002 + 1 + 4 + 1
+
+
+def test_bytes_are_cut_to_what_encodes_to_the_value_cap() -> None:
+    values, elided = _row_with(b"\x00" * 10_000, key="blob")
+    assert values == {"blob": {"bytes": "A" * 8192}}  # 6,144 zero bytes in base64
+    # {"bytes":"…"} as sent: base64 of 10,000 bytes is 3,334 × 4 = 13,336 characters, + 12.
+    assert elided == {"blob": 13_348}
+
+
+def test_a_structured_value_over_64_kib_is_replaced_by_its_length() -> None:
+    values, elided = _row_with(["y" * 8000] * 10, key="list")
+    # 10 strings of 8,000 (+2 quotes each), 9 commas, 2 brackets = 80,031 characters > 65,536.
+    assert values == {"list": {"truncated_length": 80_031}}
+    assert elided == {"list": 80_031}
+
+
+def test_a_structured_value_just_under_64_kib_is_kept_whole() -> None:
+    sent = ["z" * 8000] * 8  # 8 × 8,002 + 7 + 2 = 64,025 characters ≤ 65,536
+    values, elided = _row_with(sent, key="list")
+    assert values == {"list": sent}
+    assert elided == {}
+
+
+def test_a_huge_array_of_small_items_is_replaced_without_being_built_whole() -> None:
+    values, elided = _row_with(list(range(100_000)), key="ids")
+    # "0".."9": 10 × 1, "10".."99": 90 × 2, 900 × 3, 9,000 × 4, 90,000 × 5 = 488,890 digits,
+    # + 99,999 commas + 2 brackets = 588,891 characters.
+    assert values == {"ids": {"truncated_length": 588_891}}
+    assert elided == {"ids": 588_891}
+
+
+def _body_row(body: AnyValue, policy: ViewPolicy = DROP, event: str = "tool_result") -> tuple[object, dict]:
+    record = LogRecord(time_unix_nano=1, body=body, attributes=[_kv("event.name", event)])
+    row = logs_batch(_logs(record), "http", RECEIVED, policy).logs[0]
+    return json.loads(row.body or "null"), json.loads(row.elided or "{}")
+
+
+def test_a_kvlist_body_has_its_content_keys_elided() -> None:
+    body, elided = _body_row(_any({"output": "file contents", "exit_code": 0}))
+    assert body == {"output": {"elided_length": 13}, "exit_code": 0}  # len("file contents")
+    assert elided == {"@body": 40}  # {"output":"file contents","exit_code":0}: 1+8+1+15+1+11+1+1+1
+
+
+def test_a_long_string_body_is_cut_and_its_length_kept() -> None:
+    body, elided = _body_row(AnyValue(string_value="b" * 10_000))
+    assert body == "b" * 8192
+    assert elided == {"@body": 10_000}
+
+
+def test_a_structured_body_over_64_kib_is_replaced_by_its_length() -> None:
+    body, elided = _body_row(_any(["y" * 8000] * 10), KEEP)
+    assert body == {"truncated_length": 80_031}  # as in the attribute case above
+    assert elided == {"@body": 80_031}
+
+
+def test_an_elided_content_event_body_is_listed_in_elided_too() -> None:
+    body, elided = _body_row(AnyValue(string_value="my secret question"), event="gen_ai.user.message")
+    assert body == {"elided_length": 18}
+    assert elided == {"@body": 18}
+
+
+def test_span_events_and_links_elide_nested_content_in_place() -> None:
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.append(_kv("service.name", "opencode"))
+    span = rs.scope_spans.add().spans.add(trace_id=bytes(range(16)), span_id=bytes(range(8)), name="tool")
+    span.events.add(name="call", time_unix_nano=7).attributes.add(key="tool", value=_any({"arguments": "ls ~"}))
+    span.links.add(trace_id=bytes(16), span_id=bytes(8)).attributes.add(key="ctx", value=_any({"prompt": "hi"}))
+    row = traces_batch(req, "http", RECEIVED, DROP).spans[0]
+    events = json.loads(row.events or "[]")
+    assert events[0]["attributes"] == {"tool": {"arguments": {"elided_length": 4}}}  # len("ls ~")
+    assert events[0]["elided"] == {"tool": 20}  # {"arguments":"ls ~"}
+    assert json.loads(row.links or "[]")[0]["attributes"] == {"ctx": {"prompt": {"elided_length": 2}}}
+
+
+def test_service_name_is_stored_under_the_value_cap() -> None:
+    batch = logs_batch(_logs(LogRecord(time_unix_nano=1), service="s" * 100_000), "http", RECEIVED, DROP)
+    resource = batch.resources[0]
+    assert resource.service_name == "s" * 8192
+    assert resource.agent == "s" * 64
+
+
+# --- metric detail is always valid JSON ------------------------------------------------------
+
+
+def _json_valid(text: str | None) -> bool:
+    conn = sqlite3.connect(":memory:")
+    try:
+        return conn.execute("SELECT json_valid(?)", (text,)).fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+def test_non_finite_bounds_thresholds_and_quantiles_are_stored_as_valid_json() -> None:
+    h = Metric(name="h")
+    h.histogram.data_points.add(count=1, explicit_bounds=[1.0, math.inf], bucket_counts=[0, 1, 0])
+    e = Metric(name="e")
+    e.exponential_histogram.data_points.add(count=1, zero_threshold=math.nan)
+    s = Metric(name="s")
+    q = s.summary.data_points.add(count=1)
+    q.quantile_values.add(quantile=math.nan, value=-math.inf)
+    rows = [metrics_batch(_metrics(m), "http", RECEIVED, DROP).points[0] for m in (h, e, s)]
+    assert [_json_valid(r.detail) for r in rows] == [True, True, True]
+    assert json.loads(rows[0].detail or "{}") == {"bounds": [1.0, "inf"], "counts": [0, 1, 0]}
+    assert json.loads(rows[1].detail or "{}")["zero_threshold"] == "nan"
+    assert json.loads(rows[2].detail or "{}") == {"quantiles": [["nan", "-inf"]]}
+
+
+def test_non_finite_doubles_in_attributes_and_exemplars_are_valid_json() -> None:
+    g = Metric(name="g")
+    point = g.gauge.data_points.add(as_double=1.0, attributes=[_kv("ratio", math.inf)])
+    point.attributes.add(key="list", value=_any([math.nan, 2.5]))
+    point.exemplars.add(as_double=-math.inf)
+    row = metrics_batch(_metrics(g), "http", RECEIVED, DROP).points[0]
+    assert _json_valid(row.attributes) and _json_valid(row.detail)
+    assert json.loads(row.attributes) == {"ratio": "inf", "list": ["nan", 2.5]}
+
+
+def test_the_row_encoder_refuses_nan_rather_than_write_invalid_json() -> None:
+    # Every float is meant to pass through _float; one that slips past must fail loudly.
+    with pytest.raises(ValueError):
+        otlp_view._dumps({"x": math.nan})

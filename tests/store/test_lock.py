@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import stat
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from agentwatch.paths import lock_path
 from agentwatch.store.connect import StoreError
 from agentwatch.store.lock import InstanceLock, ListenerInfo, read_listener
+
+
+@contextmanager
+def _shared_lock_held_for(db: Path, seconds: float) -> Iterator[None]:
+    """LOCK_SH on db's lock file from another thread, as `agentwatch status` takes it.
+
+    Yields once the lock is held, so the caller's acquire surely starts while it is.
+    """
+    path = lock_path(db)
+    path.touch(mode=0o600)
+    held = threading.Event()
+
+    def hold() -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            held.set()
+            time.sleep(seconds)
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(5)
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def test_a_held_lock_tells_readers_who_is_listening_where(tmp_path: Path) -> None:
@@ -79,3 +112,22 @@ def test_a_lock_that_cannot_be_created_is_a_store_error_naming_the_folder(tmp_pa
     blocker.write_text("")
     with pytest.raises(StoreError, match=f"{blocker} exists and is not a directory"):
         InstanceLock(blocker / "agentwatch.db").acquire()
+
+
+def test_a_status_reader_holding_the_lock_for_a_moment_does_not_refuse_serve(tmp_path: Path) -> None:
+    db = tmp_path / "agentwatch.db"
+    with _shared_lock_held_for(db, 0.1):
+        lock = InstanceLock(db)
+        lock.acquire()  # retries while the reader holds LOCK_SH, then gets LOCK_EX
+    assert read_listener(db) == ListenerInfo(pid=os.getpid())
+    lock.release()
+
+
+def test_a_lock_held_past_the_retry_window_is_refused_with_the_clear_message(tmp_path: Path) -> None:
+    db = tmp_path / "agentwatch.db"
+    with _shared_lock_held_for(db, 2.0):
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=f"another agentwatch serve is already using {db}; stop it first"):
+            InstanceLock(db).acquire()
+        waited = time.monotonic() - started
+    assert 0.3 <= waited < 1.5  # it retried for the window (0.3 s), not for the holder's 2 s
