@@ -151,7 +151,9 @@ async def _prune_round(writer: Writer, policy: RetentionPolicy) -> None:
         if not step.more:
             break
     if pruned:
-        await asyncio.wrap_future(writer.call(release_free_pages))
+        left = await asyncio.wrap_future(writer.call(release_free_pages))
+        while isinstance(left, int) and left > 0:  # a step at a time; queued requests go between
+            left = await asyncio.wrap_future(writer.call(release_free_pages))
         log.info("retention: pruned %d raw rows", pruned)
 
 

@@ -28,12 +28,16 @@ log = logging.getLogger(__name__)
 
 READ_CHUNK = 64 * 1024
 BODY_IDLE_TIMEOUT_S = 30.0
+BODY_TOTAL_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class HttpLimits:
     max_body: int = DEFAULT_MAX_BODY
     body_idle_timeout_s: float = BODY_IDLE_TIMEOUT_S
+    # A sender trickling a byte just inside the idle timeout would otherwise hold
+    # one of the in-flight slots for as long as it liked (RELIABILITY L5).
+    body_total_timeout_s: float = BODY_TOTAL_TIMEOUT_S
 
 
 def _too_large(limit: int) -> Refused:
@@ -84,9 +88,11 @@ async def read_body(request: web.Request, gzipped: bool, limits: HttpLimits) -> 
         return _too_large(limits.max_body)
     inflater = _Inflater(gzipped, limits.max_body)
     wire = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limits.body_total_timeout_s
     try:
         while True:
-            async with asyncio.timeout(limits.body_idle_timeout_s):
+            async with asyncio.timeout_at(min(deadline, loop.time() + limits.body_idle_timeout_s)):
                 chunk = await request.content.read(READ_CHUNK)
             if not chunk:
                 break
@@ -179,5 +185,6 @@ def make_app(
 ) -> web.Application:
     # client_max_size is a backstop only: bodies are read by read_body under our own cap.
     app = web.Application(client_max_size=limits.max_body + 1)
-    app.router.add_route("*", "/{tail:.*}", OtlpHttpHandler(ingest, limits, allowed_hosts))
+    handler = OtlpHttpHandler(ingest, limits, allowed_hosts)
+    app.router.add_route("*", "/{tail:.*}", handler.__call__)  # a coroutine function, as aiohttp wants
     return app

@@ -99,8 +99,18 @@ def prune_step(conn: sqlite3.Connection, policy: RetentionPolicy, now_ns: int) -
     return PruneStep(len(ids), deleted, more=bool(_doomed_batches(conn, policy, now_ns)))
 
 
-def release_free_pages(conn: sqlite3.Connection) -> None:
-    conn.execute("COMMIT")  # incremental_vacuum is a write of its own
-    # The pragma frees one page per step, and execute() takes a single step of a statement
-    # without result columns (so it freed one page); executescript steps it to the end.
-    conn.executescript("PRAGMA incremental_vacuum;")
+VACUUM_STEP_PAGES = 2000  # ~8 MiB at 4 KiB pages: a short write, so ingest waits little
+
+
+def release_free_pages(conn: sqlite3.Connection, pages: int = VACUUM_STEP_PAGES) -> int:
+    """Hand up to `pages` free pages back to the file system; returns how many remain free.
+
+    Called in steps after a prune: one vacuum of a large freelist would hold the
+    writer long enough for queued requests to miss their deadline.
+    """
+    if conn.in_transaction:
+        conn.execute("COMMIT")  # incremental_vacuum is a write of its own
+    # execute() takes a single step of a statement without result columns, and each
+    # step frees one page; executescript steps it to the end.
+    conn.executescript(f"PRAGMA incremental_vacuum({int(pages)});")
+    return int(conn.execute("PRAGMA freelist_count").fetchone()[0])
