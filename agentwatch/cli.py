@@ -9,7 +9,6 @@ import logging
 import math
 import sqlite3
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,6 +25,7 @@ from agentwatch.config import (
     ServeSettings,
     default_workers,
 )
+from agentwatch.display import or_unknown, printable
 from agentwatch.paths import DB_ENV, default_db_path
 
 # Limits on the numeric flags, each from what breaks beyond it.
@@ -207,67 +207,16 @@ def _serve(args: argparse.Namespace, db: Path) -> int:
         return 1
 
 
-def _iso(ns: int) -> str | None:
-    if not ns:
-        return None
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="seconds")
-
-
 def _status(args: argparse.Namespace, db: Path) -> int:
-    from agentwatch.query.status import agent_status
-    from agentwatch.store.connect import StoreError, db_bytes, open_reader, wal_reset_bug_affected
-    from agentwatch.store.lock import read_listener
+    from agentwatch.query.status import status_report
+    from agentwatch.store.connect import wal_reset_bug_affected
 
-    listener = read_listener(db)
-    agents: list[dict[str, Any]] = []
-    error = None
-    if db.exists():
-        try:
-            conn = open_reader(db)
-            agents = [
-                {
-                    "agent": a.agent,
-                    "logs": a.logs,
-                    "metric_points": a.metric_points,
-                    "spans": a.spans,
-                    "last_received": _iso(a.last_received_ns),
-                }
-                for a in agent_status(conn)
-            ]
-            conn.close()
-        except (StoreError, sqlite3.Error) as exc:
-            error = str(exc)
-    report = {
-        "db": str(db),
-        "db_bytes": db_bytes(db) if db.exists() else None,
-        "sqlite_version": sqlite3.sqlite_version,
-        "listener": {
-            "running": listener is not None,
-            "pid": listener.pid if listener else None,
-            "http_port": listener.http_port if listener else None,
-            "grpc_port": listener.grpc_port if listener else None,
-            "keep_content": listener.keep_content if listener else None,
-        },
-        "agents": agents,
-    }
-    if error:
-        report["error"] = error
+    report = status_report(db)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(_status_text(report, wal_reset_bug_affected(sqlite3.sqlite_version), db.exists()))
-    return 1 if error else 0
-
-
-def _shown(text: str) -> str:
-    """text safe to print: control and other non-printable characters as escapes (\\x1b).
-
-    Agent names come from clients. normalise/agents.py already makes new ones printable;
-    this also covers rows stored before it did, or by a future path that forgets.
-    """
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return 1 if "error" in report else 0
 
 
 def _status_text(report: dict[str, Any], old_sqlite: bool, exists: bool) -> str:
@@ -293,6 +242,6 @@ def _status_text(report: dict[str, Any], old_sqlite: bool, exists: bool) -> str:
     header = f"{'agent':<20} {'log records':>12} {'metric points':>14} {'spans':>10}  last received (UTC)"
     lines.append(header)
     for a in report["agents"]:
-        last = a["last_received"] or "—"
-        lines.append(f"{_shown(a['agent']):<20} {a['logs']:>12,} {a['metric_points']:>14,} {a['spans']:>10,}  {last}")
+        last = or_unknown(a["last_received"])
+        lines.append(f"{printable(a['agent']):<20} {a['logs']:>12,} {a['metric_points']:>14,} {a['spans']:>10,}  {last}")
     return "\n".join(lines)

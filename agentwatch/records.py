@@ -121,5 +121,10 @@ class Batch:
     spans: tuple[SpanRow, ...] = ()
 
     @property
+    def rows(self) -> tuple[LogRow, ...] | tuple[PointRow, ...] | tuple[SpanRow, ...]:
+        """The request's rows: one signal per request, so only one of the three is filled."""
+        return self.logs or self.points or self.spans
+
+    @property
     def records(self) -> int:
-        return len(self.logs) + len(self.points) + len(self.spans)
+        return len(self.rows)

@@ -31,14 +31,9 @@ import json.encoder
 import math
 from dataclasses import dataclass
 from hashlib import blake2b
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -274,11 +269,10 @@ def attributes(kvs: Any, policy: ViewPolicy, dropped: int = 0) -> Attributes:
         dropped += len(kvs) - MAX_ATTRIBUTES
         kvs = kvs[:MAX_ATTRIBUTES]
     check_content = not policy.keep_content
-    verdicts = _content_keys
     for kv in kvs:
         key = kv.key
         value = kv.value
-        if check_content and (verdicts.get(key) or (key not in verdicts and _is_content(key))):
+        if check_content and key not in _PLAIN_KEYS and _is_content(key):
             elided[key] = _content_length(value)
             continue
         kind = value.WhichOneof("value")
@@ -299,25 +293,19 @@ def attributes(kvs: Any, policy: ViewPolicy, dropped: int = 0) -> Attributes:
     return out, elided, dropped
 
 
-_content_keys: dict[str, bool] = {}
+# Keys repeat across records and almost none carry content, so the hot loop first asks a
+# set of keys already found plain (bounded, so odd senders cannot grow it).
+_PLAIN_KEYS: set[str] = set()
 
 
 def _is_content(key: str) -> bool:
-    # Keys repeat across records; remember the verdict (bounded so odd senders can't grow it).
-    verdict = _content_keys.get(key)
-    if verdict is None:
-        verdict = is_content_key(key)
-        if len(_content_keys) < 10_000:
-            _content_keys[key] = verdict
-    return verdict
-
-
-def _attribute_str(kvs: Iterable[KeyValue], key: str) -> str | None:
-    """The string attribute key, under the same cap as any stored value."""
-    for kv in kvs:
-        if kv.key == key and kv.value.WhichOneof("value") == "string_value":
-            return kv.value.string_value[:MAX_VALUE_CHARS]
-    return None
+    if key in _PLAIN_KEYS:
+        return False
+    if is_content_key(key):
+        return True
+    if len(_PLAIN_KEYS) < 10_000:
+        _PLAIN_KEYS.add(key)
+    return False
 
 
 class _Interner:
@@ -334,7 +322,8 @@ class _Interner:
             values, elided, dropped = attributes(
                 resource.attributes, self.policy, resource.dropped_attributes_count
             )
-            service = _attribute_str(resource.attributes, "service.name")
+            service = values.get("service.name")
+            service = service if isinstance(service, str) else None
             self.resources[key] = ResourceRow(
                 key, agent_name(service), service, _dumps(values), _elided_json(elided), dropped, schema_url
             )
@@ -348,26 +337,12 @@ class _Interner:
         return key
 
 
-def logs_batch(
-    request: ExportLogsServiceRequest, transport: str, received_ns: int, policy: ViewPolicy
-) -> Batch:
-    interner = _Interner(policy)
-    rows: list[LogRow] = []
-    for rl in request.resource_logs:
-        rkey = interner.resource(rl.resource, rl.schema_url)
-        for sl in rl.scope_logs:
-            skey = interner.scope(sl.scope, sl.schema_url)
-            prefix = rkey + skey
-            for record in sl.log_records:
-                rows.append(_log_row(record, prefix, rkey, skey, received_ns, policy))
-    return Batch(
-        Signal.LOGS,
-        transport,
-        received_ns,
-        tuple(interner.resources.values()),
-        tuple(interner.scopes.values()),
-        logs=tuple(rows),
-    )
+def _log_rows(
+    records: Iterable[LogRecord], rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
+) -> Iterator[LogRow]:
+    prefix = rkey + skey
+    for record in records:
+        yield _log_row(record, prefix, rkey, skey, received_ns, policy)
 
 
 def _is_content_event(record: LogRecord, values: dict[str, Any]) -> bool:
@@ -422,25 +397,11 @@ def _log_row(
     )
 
 
-def metrics_batch(
-    request: ExportMetricsServiceRequest, transport: str, received_ns: int, policy: ViewPolicy
-) -> Batch:
-    interner = _Interner(policy)
-    rows: list[PointRow] = []
-    for rm in request.resource_metrics:
-        rkey = interner.resource(rm.resource, rm.schema_url)
-        for sm in rm.scope_metrics:
-            skey = interner.scope(sm.scope, sm.schema_url)
-            for metric in sm.metrics:
-                rows.extend(_point_rows(metric, rkey, skey, policy))
-    return Batch(
-        Signal.METRICS,
-        transport,
-        received_ns,
-        tuple(interner.resources.values()),
-        tuple(interner.scopes.values()),
-        points=tuple(rows),
-    )
+def _metric_rows(
+    metrics: Iterable[Metric], rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
+) -> Iterator[PointRow]:
+    for metric in metrics:
+        yield from _point_rows(metric, rkey, skey, policy)
 
 
 def _exemplars(points_exemplars: Iterable[Any]) -> list[dict[str, Any]]:
@@ -529,26 +490,12 @@ def _distribution(kind: str, point: Any) -> dict[str, Any]:
     return {"quantiles": [[_float(q.quantile), _float(q.value)] for q in point.quantile_values]}
 
 
-def traces_batch(
-    request: ExportTraceServiceRequest, transport: str, received_ns: int, policy: ViewPolicy
-) -> Batch:
-    interner = _Interner(policy)
-    rows: list[SpanRow] = []
-    for rs in request.resource_spans:
-        rkey = interner.resource(rs.resource, rs.schema_url)
-        for ss in rs.scope_spans:
-            skey = interner.scope(ss.scope, ss.schema_url)
-            prefix = rkey + skey
-            for span in ss.spans:
-                rows.append(_span_row(span, prefix, rkey, skey, policy))
-    return Batch(
-        Signal.TRACES,
-        transport,
-        received_ns,
-        tuple(interner.resources.values()),
-        tuple(interner.scopes.values()),
-        spans=tuple(rows),
-    )
+def _span_rows(
+    spans: Iterable[Span], rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
+) -> Iterator[SpanRow]:
+    prefix = rkey + skey
+    for span in spans:
+        yield _span_row(span, prefix, rkey, skey, policy)
 
 
 def _span_row(span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewPolicy) -> SpanRow:
@@ -595,8 +542,41 @@ def _span_row(span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewP
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Where a signal's records sit in its export request, and how each becomes rows."""
+
+    resources: str  # resource_logs, ...
+    scopes: str  # scope_logs, ...
+    items: str  # log_records, ...
+    rows: Callable[[Any, bytes, bytes, int, ViewPolicy], Iterator[Any]]
+    field: str  # the Batch field the rows go to
+
+
+_SHAPES = {
+    Signal.LOGS: _Shape("resource_logs", "scope_logs", "log_records", _log_rows, "logs"),
+    Signal.METRICS: _Shape("resource_metrics", "scope_metrics", "metrics", _metric_rows, "points"),
+    Signal.TRACES: _Shape("resource_spans", "scope_spans", "spans", _span_rows, "spans"),
+}
+
+
 def batch_of(
     signal: Signal, request: Any, transport: str, received_ns: int, policy: ViewPolicy
 ) -> Batch:
-    builders = {Signal.LOGS: logs_batch, Signal.METRICS: metrics_batch, Signal.TRACES: traces_batch}
-    return builders[signal](request, transport, received_ns, policy)
+    """One export request's rows; its resources and scopes each stored once."""
+    shape = _SHAPES[signal]
+    interner = _Interner(policy)
+    rows: list[Any] = []
+    for resource_group in getattr(request, shape.resources):
+        rkey = interner.resource(resource_group.resource, resource_group.schema_url)
+        for scope_group in getattr(resource_group, shape.scopes):
+            skey = interner.scope(scope_group.scope, scope_group.schema_url)
+            rows.extend(shape.rows(getattr(scope_group, shape.items), rkey, skey, received_ns, policy))
+    return Batch(
+        signal,
+        transport,
+        received_ns,
+        tuple(interner.resources.values()),
+        tuple(interner.scopes.values()),
+        **{shape.field: tuple(rows)},
+    )

@@ -19,7 +19,7 @@ from google.rpc import status_pb2
 
 from agentwatch.config import DEFAULT_MAX_BODY
 from agentwatch.receive import guard
-from agentwatch.receive.decode import RESPONSE_TYPES, Encoding
+from agentwatch.receive.decode import Encoding
 from agentwatch.receive.ingest import Ingest
 from agentwatch.receive.outcome import Accepted, Outcome, Problem, Refused
 from agentwatch.receive.status import mapping, short
@@ -118,13 +118,15 @@ def _error_body(refused: Refused, encoding: Encoding | None) -> tuple[bytes, str
     return json_format.MessageToJson(status, indent=None).encode(), Encoding.JSON.value
 
 
-def respond(outcome: Outcome, encoding: Encoding | None, signal_response: type | None) -> web.Response:
+# A full success is an empty Export*ServiceResponse (partial_success unset), the same bytes
+# for every signal: nothing in protobuf, an empty object in JSON.
+_SUCCESS_BODY = {Encoding.PROTOBUF: b"", Encoding.JSON: b"{}"}
+
+
+def respond(outcome: Outcome, encoding: Encoding | None) -> web.Response:
     if isinstance(outcome, Accepted):
-        assert encoding is not None and signal_response is not None
-        message = signal_response()
-        if encoding is Encoding.JSON:
-            return web.Response(body=b"{}", content_type=Encoding.JSON.value)
-        return web.Response(body=message.SerializeToString(), content_type=Encoding.PROTOBUF.value)
+        assert encoding is not None
+        return web.Response(body=_SUCCESS_BODY[encoding], content_type=encoding.value)
     body, content_type = _error_body(outcome, encoding)
     m = mapping(outcome.problem)
     headers = {"Content-Type": content_type}
@@ -147,35 +149,35 @@ class OtlpHttpHandler:
         self._allowed_hosts = allowed_hosts
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
-        outcome, encoding, signal = await self._handle(request)
-        response_type = RESPONSE_TYPES[signal] if signal is not None else None
+        outcome, encoding = await self._handle(request)
         if isinstance(outcome, Refused) and outcome.problem not in (Problem.UNAVAILABLE,):
             # The path is the client's string: name it only if it is one of ours (L6).
             path = request.path if request.path in guard.SIGNAL_PATHS else "(other path)"
             log.info("refused %s %s: %s", request.method, path, outcome.problem.value)
-        return respond(outcome, encoding, response_type)
+        return respond(outcome, encoding)
 
-    async def _handle(self, request: web.Request):  # type: ignore[no-untyped-def]
+    async def _handle(self, request: web.Request) -> tuple[Outcome, Encoding | None]:
+        """The request's outcome, and its encoding once known (the answer uses the same)."""
         headers = request.headers
         refusal = guard.check_host(headers.get("Host"), self._allowed_hosts) or guard.check_origin(headers)
         if refusal:
-            return refusal, None, None
+            return refusal, None
         signal = guard.route(request.path, request.method)
         if isinstance(signal, Refused):
-            return signal, None, None
+            return signal, None
         encoding = guard.media_type(headers.get("Content-Type"))
         if isinstance(encoding, Refused):
-            return encoding, None, None
+            return encoding, None
         gzipped = guard.content_encoding(headers.get("Content-Encoding"))
         if isinstance(gzipped, Refused):
-            return gzipped, encoding, signal
+            return gzipped, encoding
         with self._ingest.slot() as admitted:  # before reading: a body may be 16 MiB
             if not admitted:
-                return self._ingest.too_busy, encoding, signal
+                return self._ingest.too_busy, encoding
             body = await read_body(request, gzipped, self._limits)
             if isinstance(body, Refused):
-                return body, encoding, signal
-            return await self._ingest(signal, "http", encoding, body), encoding, signal
+                return body, encoding
+            return await self._ingest(signal, "http", encoding, body), encoding
 
 
 def make_app(

@@ -75,13 +75,10 @@ class Ingest:
     async def __call__(self, signal: Signal, transport: str, encoding: Encoding, body: bytes) -> Outcome:
         received_ns = self._clock()
         try:
-            if self._worth_a_worker(body):
-                work = await self._build_in_worker(signal, encoding, body, transport, received_ns)
-            elif encoding is Encoding.JSON and len(body) >= DECODE_OFF_LOOP_BYTES:
-                # Decoding megabytes of JSON takes seconds; other requests must not wait on it.
-                work = await asyncio.to_thread(self._build_on_writer, signal, encoding, body, transport, received_ns)
-            else:
-                work = self._build_on_writer(signal, encoding, body, transport, received_ns)
+            work = await self._build(signal, encoding, body, transport, received_ns)
+            if work.records == 0:
+                return Accepted(0, 0, 0)
+            result = await asyncio.wrap_future(self._writer.submit(work.batch, work.records))
         except DecodeError as exc:
             # The client gets the details; our log gets none, since a decode error can
             # quote the offending value and values may hold prompts (RELIABILITY V4).
@@ -89,15 +86,19 @@ class Ingest:
             return Refused(Problem.BAD_DATA, str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug, answered as one (below)
             return _internal_error(exc, signal, transport, len(body))
-        if work.records == 0:
-            return Accepted(0, 0, 0)
-        try:
-            result = await asyncio.wrap_future(self._writer.submit(work.batch, work.records))
-        except Exception as exc:  # noqa: BLE001 - a bug, answered as one (below)
-            return _internal_error(exc, signal, transport, len(body))
         if isinstance(result, Committed):
             return Accepted(work.records, result.stored, result.duplicates)
         return Refused(Problem.UNAVAILABLE, result.reason)
+
+    async def _build(
+        self, signal: Signal, encoding: Encoding, body: bytes, transport: str, received_ns: int
+    ) -> _Work:
+        if self._worth_a_worker(body):
+            return await self._build_in_worker(signal, encoding, body, transport, received_ns)
+        if encoding is Encoding.JSON and len(body) >= DECODE_OFF_LOOP_BYTES:
+            # Decoding megabytes of JSON takes seconds; other requests must not wait on it.
+            return await asyncio.to_thread(self._build_on_writer, signal, encoding, body, transport, received_ns)
+        return self._build_on_writer(signal, encoding, body, transport, received_ns)
 
     def _build_on_writer(
         self, signal: Signal, encoding: Encoding, body: bytes, transport: str, received_ns: int

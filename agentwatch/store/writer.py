@@ -46,28 +46,27 @@ class Unavailable:
 
 WriteOutcome = Committed | Unavailable
 
+
 @dataclass(frozen=True, slots=True)
 class _Table:
     name: str
-    columns: tuple[str, ...]  # the row type's fields, in order
+    insert_sql: str
 
-    @property
-    def insert_sql(self) -> str:
-        # Rows go to SQLite as they are (their fields are the columns); the batch id
-        # is the batch row this transaction just inserted, so SQL supplies it rather
-        # than Python rebuilding every row as (batch_id, *row).
-        cols = ", ".join(["batch_id", *self.columns])
-        marks = ", ".join("?" * len(self.columns))
-        return (
-            f"INSERT OR IGNORE INTO {self.name} ({cols}) "
-            f"VALUES ((SELECT max(id) FROM batches), {marks})"
-        )
+
+def _table(name: str, columns: tuple[str, ...]) -> _Table:
+    # Rows go to SQLite as they are (the row type's fields are the columns, in order);
+    # the batch id is the batch row this transaction just inserted, so SQL supplies it
+    # rather than Python rebuilding every row as (batch_id, *row).
+    cols = ", ".join(["batch_id", *columns])
+    marks = ", ".join("?" * len(columns))
+    sql = f"INSERT OR IGNORE INTO {name} ({cols}) VALUES ((SELECT max(id) FROM batches), {marks})"
+    return _Table(name, sql)
 
 
 TABLES = {
-    "logs": _Table("log_records", LogRow._fields),
-    "metrics": _Table("metric_points", PointRow._fields),
-    "traces": _Table("spans", SpanRow._fields),
+    "logs": _table("log_records", LogRow._fields),
+    "metrics": _table("metric_points", PointRow._fields),
+    "traces": _table("spans", SpanRow._fields),
 }
 
 # Jobs waiting longer than this are answered 503 without trying: the client's
@@ -339,7 +338,7 @@ def _truncate_wal_without_waiting(conn: sqlite3.Connection) -> bool:
 def insert_batch(conn: sqlite3.Connection, batch: Batch) -> Committed:
     """Write one request's rows; the caller owns the transaction."""
     table = TABLES[batch.signal.value]
-    rows = batch.logs or batch.points or batch.spans
+    rows = batch.rows
     conn.executemany(
         "INSERT OR IGNORE INTO resources VALUES (?, ?, ?, ?, ?, ?, ?)",
         [

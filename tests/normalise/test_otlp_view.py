@@ -15,7 +15,8 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
 from agentwatch.normalise import otlp_view
-from agentwatch.normalise.otlp_view import ViewPolicy, logs_batch, metrics_batch, traces_batch
+from agentwatch.normalise.otlp_view import ViewPolicy, batch_of
+from agentwatch.records import Signal
 
 RECEIVED = 1_800_000_000_000_000_000
 DROP = ViewPolicy(keep_content=False)
@@ -47,14 +48,14 @@ def _logs(*records: LogRecord, service: str = "claude-code", resource: list[KeyV
 
 def test_prompt_attributes_are_replaced_by_their_length() -> None:
     record = LogRecord(time_unix_nano=5, attributes=[_kv("prompt", "write hello.py"), _kv("prompt_length", 14)])
-    row = logs_batch(_logs(record), "http", RECEIVED, DROP).logs[0]
+    row = batch_of(Signal.LOGS, _logs(record), "http", RECEIVED, DROP).logs[0]
     assert json.loads(row.attributes) == {"prompt_length": 14}
     assert json.loads(row.elided or "{}") == {"prompt": 14}  # len("write hello.py") = 14
 
 
 def test_keep_content_stores_prompt_attributes_as_sent() -> None:
     record = LogRecord(time_unix_nano=5, attributes=[_kv("prompt", "write hello.py")])
-    row = logs_batch(_logs(record), "http", RECEIVED, KEEP).logs[0]
+    row = batch_of(Signal.LOGS, _logs(record), "http", RECEIVED, KEEP).logs[0]
     assert json.loads(row.attributes) == {"prompt": "write hello.py"}
     assert row.elided is None
 
@@ -64,7 +65,7 @@ def test_resource_command_args_are_elided() -> None:
     args = KeyValue(key="process.command_args")
     for word in ["gemini", "-p", "secret prompt"]:
         args.value.array_value.values.add(string_value=word)
-    batch = logs_batch(_logs(LogRecord(time_unix_nano=1), resource=[args]), "http", RECEIVED, DROP)
+    batch = batch_of(Signal.LOGS, _logs(LogRecord(time_unix_nano=1), resource=[args]), "http", RECEIVED, DROP)
     resource = batch.resources[0]
     assert "secret prompt" not in resource.attributes
     # The length of a non-string value is that of its JSON text: ["gemini","-p","secret prompt"] = 31
@@ -77,34 +78,34 @@ def test_content_event_bodies_are_elided() -> None:
         body=AnyValue(string_value="my secret question"),
         attributes=[_kv("event.name", "gen_ai.user.message")],
     )
-    row = logs_batch(_logs(record), "http", RECEIVED, DROP).logs[0]
+    row = batch_of(Signal.LOGS, _logs(record), "http", RECEIVED, DROP).logs[0]
     assert json.loads(row.body or "null") == {"elided_length": 18}  # len("my secret question")
 
 
 def test_ordinary_bodies_are_kept() -> None:
     record = LogRecord(time_unix_nano=1, body=AnyValue(string_value="claude_code.api_request"))
-    row = logs_batch(_logs(record), "http", RECEIVED, DROP).logs[0]
+    row = batch_of(Signal.LOGS, _logs(record), "http", RECEIVED, DROP).logs[0]
     assert row.body == '"claude_code.api_request"'
 
 
 def test_a_record_without_time_takes_its_observed_time_then_the_receive_time() -> None:
     codex_like = LogRecord(time_unix_nano=0, observed_time_unix_nano=1_700_000_000_000_000_000)
     bare = LogRecord(body=AnyValue(string_value="x"))
-    rows = logs_batch(_logs(codex_like, bare), "http", RECEIVED, DROP).logs
+    rows = batch_of(Signal.LOGS, _logs(codex_like, bare), "http", RECEIVED, DROP).logs
     assert [r.time_ns for r in rows] == [1_700_000_000_000_000_000, RECEIVED]
     assert [r.time_unix_nano for r in rows] == [0, 0]
 
 
 def test_attributes_over_the_limit_are_counted_as_dropped() -> None:
     record = LogRecord(time_unix_nano=1, attributes=[_kv(f"k{i}", i) for i in range(200)], dropped_attributes_count=3)
-    row = logs_batch(_logs(record), "http", RECEIVED, DROP).logs[0]
+    row = batch_of(Signal.LOGS, _logs(record), "http", RECEIVED, DROP).logs[0]
     assert len(json.loads(row.attributes)) == 128
     assert row.dropped_attributes == 3 + (200 - 128)  # already dropped by the sender + ours
 
 
 def test_long_values_are_truncated_and_their_length_kept() -> None:
     record = LogRecord(time_unix_nano=1, attributes=[_kv("stack", "x" * 10_000)])
-    row = logs_batch(_logs(record), "http", RECEIVED, DROP).logs[0]
+    row = batch_of(Signal.LOGS, _logs(record), "http", RECEIVED, DROP).logs[0]
     assert len(json.loads(row.attributes)["stack"]) == 8192
     assert json.loads(row.elided or "{}") == {"stack": 10_000}
 
@@ -112,12 +113,12 @@ def test_long_values_are_truncated_and_their_length_kept() -> None:
 def test_the_same_record_sent_twice_has_the_same_dedup_key_and_another_record_does_not() -> None:
     a = LogRecord(time_unix_nano=1, attributes=[_kv("event.name", "x")])
     b = LogRecord(time_unix_nano=2, attributes=[_kv("event.name", "x")])
-    first = logs_batch(_logs(a, b), "http", RECEIVED, DROP).logs
-    again = logs_batch(_logs(a), "grpc", RECEIVED + 99, DROP).logs
+    first = batch_of(Signal.LOGS, _logs(a, b), "http", RECEIVED, DROP).logs
+    again = batch_of(Signal.LOGS, _logs(a), "grpc", RECEIVED + 99, DROP).logs
     assert first[0].dedup_key == again[0].dedup_key
     assert first[0].dedup_key != first[1].dedup_key
     # The same record from another resource is another record.
-    other = logs_batch(_logs(a, service="codex_exec"), "http", RECEIVED, DROP).logs
+    other = batch_of(Signal.LOGS, _logs(a, service="codex_exec"), "http", RECEIVED, DROP).logs
     assert other[0].dedup_key != first[0].dedup_key
 
 
@@ -131,7 +132,7 @@ def test_agent_names_are_normalised_from_service_name() -> None:
         "goose": "goose",
     }
     for service, agent in names.items():
-        batch = logs_batch(_logs(LogRecord(time_unix_nano=1), service=service), "http", RECEIVED, DROP)
+        batch = batch_of(Signal.LOGS, _logs(LogRecord(time_unix_nano=1), service=service), "http", RECEIVED, DROP)
         assert batch.resources[0].agent == agent
 
 
@@ -149,7 +150,7 @@ def test_sum_points_keep_temporality_monotonicity_and_integer_values() -> None:
     m.sum.is_monotonic = True
     m.sum.data_points.add(start_time_unix_nano=10, time_unix_nano=20, as_int=4567, attributes=[_kv("type", "input")])
     m.sum.data_points.add(start_time_unix_nano=10, time_unix_nano=20, as_double=0.25)
-    rows = metrics_batch(_metrics(m), "http", RECEIVED, DROP).points
+    rows = batch_of(Signal.METRICS, _metrics(m), "http", RECEIVED, DROP).points
     assert [(r.kind, r.temporality, r.monotonic, r.value) for r in rows] == [
         ("sum", 2, True, 4567),
         ("sum", 2, True, 0.25),
@@ -171,7 +172,7 @@ def test_histogram_exponential_histogram_summary_and_gauge_points() -> None:
     s.summary.data_points.add(count=4, sum=10.0).quantile_values.add(quantile=0.5, value=2.5)
     g = Metric(name="g")
     g.gauge.data_points.add(as_double=math.nan)
-    rows = [metrics_batch(_metrics(m), "http", RECEIVED, DROP).points[0] for m in (h, e, s, g)]
+    rows = [batch_of(Signal.METRICS, _metrics(m), "http", RECEIVED, DROP).points[0] for m in (h, e, s, g)]
     assert (rows[0].kind, rows[0].sample_count, rows[0].sum, rows[0].min, rows[0].max) == ("histogram", 3, 6.0, 1.0, 3.0)
     assert json.loads(rows[0].detail or "{}") == {"bounds": [2.0], "counts": [1, 2]}
     assert rows[1].kind == "exponential_histogram"
@@ -194,7 +195,7 @@ def test_spans_keep_ids_status_events_and_elide_content_in_events() -> None:
     span.attributes.append(_kv("gen_ai.usage.input_tokens", 3210))
     event = span.events.add(name="gen_ai.content.prompt", time_unix_nano=7)
     event.attributes.append(_kv("gen_ai.prompt", "hello"))
-    row = traces_batch(req, "http", RECEIVED, DROP).spans[0]
+    row = batch_of(Signal.TRACES, req, "http", RECEIVED, DROP).spans[0]
     assert (row.trace_id, row.span_id, row.kind, row.status_code, row.status_message) == (
         bytes(range(16)), bytes(range(8)), 3, 2, "boom"
     )
@@ -224,7 +225,7 @@ def _any(value: object) -> AnyValue:
 
 def _row_with(value: object, policy: ViewPolicy = DROP, key: str = "event.data") -> tuple[dict, dict]:
     record = LogRecord(time_unix_nano=1, attributes=[KeyValue(key=key, value=_any(value))])
-    row = logs_batch(_logs(record), "http", RECEIVED, policy).logs[0]
+    row = batch_of(Signal.LOGS, _logs(record), "http", RECEIVED, policy).logs[0]
     return json.loads(row.attributes), json.loads(row.elided or "{}")
 
 
@@ -287,7 +288,7 @@ def test_a_huge_array_of_small_items_is_replaced_without_being_built_whole() -> 
 
 def _body_row(body: AnyValue, policy: ViewPolicy = DROP, event: str = "tool_result") -> tuple[object, dict]:
     record = LogRecord(time_unix_nano=1, body=body, attributes=[_kv("event.name", event)])
-    row = logs_batch(_logs(record), "http", RECEIVED, policy).logs[0]
+    row = batch_of(Signal.LOGS, _logs(record), "http", RECEIVED, policy).logs[0]
     return json.loads(row.body or "null"), json.loads(row.elided or "{}")
 
 
@@ -322,7 +323,7 @@ def test_span_events_and_links_elide_nested_content_in_place() -> None:
     span = rs.scope_spans.add().spans.add(trace_id=bytes(range(16)), span_id=bytes(range(8)), name="tool")
     span.events.add(name="call", time_unix_nano=7).attributes.add(key="tool", value=_any({"arguments": "ls ~"}))
     span.links.add(trace_id=bytes(16), span_id=bytes(8)).attributes.add(key="ctx", value=_any({"prompt": "hi"}))
-    row = traces_batch(req, "http", RECEIVED, DROP).spans[0]
+    row = batch_of(Signal.TRACES, req, "http", RECEIVED, DROP).spans[0]
     events = json.loads(row.events or "[]")
     assert events[0]["attributes"] == {"tool": {"arguments": {"elided_length": 4}}}  # len("ls ~")
     assert events[0]["elided"] == {"tool": 20}  # {"arguments":"ls ~"}
@@ -330,7 +331,7 @@ def test_span_events_and_links_elide_nested_content_in_place() -> None:
 
 
 def test_service_name_is_stored_under_the_value_cap() -> None:
-    batch = logs_batch(_logs(LogRecord(time_unix_nano=1), service="s" * 100_000), "http", RECEIVED, DROP)
+    batch = batch_of(Signal.LOGS, _logs(LogRecord(time_unix_nano=1), service="s" * 100_000), "http", RECEIVED, DROP)
     resource = batch.resources[0]
     assert resource.service_name == "s" * 8192
     assert resource.agent == "s" * 64
@@ -355,7 +356,7 @@ def test_non_finite_bounds_thresholds_and_quantiles_are_stored_as_valid_json() -
     s = Metric(name="s")
     q = s.summary.data_points.add(count=1)
     q.quantile_values.add(quantile=math.nan, value=-math.inf)
-    rows = [metrics_batch(_metrics(m), "http", RECEIVED, DROP).points[0] for m in (h, e, s)]
+    rows = [batch_of(Signal.METRICS, _metrics(m), "http", RECEIVED, DROP).points[0] for m in (h, e, s)]
     assert [_json_valid(r.detail) for r in rows] == [True, True, True]
     assert json.loads(rows[0].detail or "{}") == {"bounds": [1.0, "inf"], "counts": [0, 1, 0]}
     assert json.loads(rows[1].detail or "{}")["zero_threshold"] == "nan"
@@ -367,7 +368,7 @@ def test_non_finite_doubles_in_attributes_and_exemplars_are_valid_json() -> None
     point = g.gauge.data_points.add(as_double=1.0, attributes=[_kv("ratio", math.inf)])
     point.attributes.add(key="list", value=_any([math.nan, 2.5]))
     point.exemplars.add(as_double=-math.inf)
-    row = metrics_batch(_metrics(g), "http", RECEIVED, DROP).points[0]
+    row = batch_of(Signal.METRICS, _metrics(g), "http", RECEIVED, DROP).points[0]
     assert _json_valid(row.attributes) and _json_valid(row.detail)
     assert json.loads(row.attributes) == {"ratio": "inf", "list": ["nan", 2.5]}
 

@@ -1,0 +1,25 @@
+"""How values look to a person: unknown as "—", client strings made safe to print.
+
+Shared by every surface (status now; the dashboard and reports later), so they
+show the same thing the same way.
+"""
+
+from __future__ import annotations
+
+UNKNOWN = "—"
+
+
+def or_unknown(value: object | None) -> str:
+    """None (unknown) is "—", never a misleading 0 or an empty cell."""
+    return UNKNOWN if value is None else str(value)
+
+
+def printable(text: str) -> str:
+    """text safe to print: control and other non-printable characters as escapes (\\x1b).
+
+    Agent names come from clients. normalise/agents.py already makes new ones printable;
+    this also covers rows stored before it did, or by a future path that forgets.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
