@@ -157,6 +157,23 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="is a listener running, and what has it stored")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     _add_db(status)
+
+    summary = sub.add_parser("summary", help="sessions, requests, tokens, cost and output for a period")
+    summary.add_argument("--date", help="one day, YYYY-MM-DD (default: today)")
+    summary.add_argument("--since", help="first day, YYYY-MM-DD (inclusive)")
+    summary.add_argument("--until", help="last day, YYYY-MM-DD (inclusive; default: today)")
+    summary.add_argument("--tz", help="IANA time zone the days are in (default: this machine's)")
+    summary.add_argument(
+        "--by", choices=("agent", "model", "day"), default="agent", help="the breakdown the table shows"
+    )
+    summary.add_argument("--json", action="store_true", help="machine-readable output (all breakdowns)")
+    _add_db(summary)
+
+    sessions = sub.add_parser("sessions", help="one row per session")
+    sessions.add_argument("--since", help="first day, YYYY-MM-DD (default: 7 days ago)")
+    sessions.add_argument("--tz", help="IANA time zone for days and times (default: this machine's)")
+    sessions.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_db(sessions)
     return parser
 
 
@@ -169,6 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     db = args.db.expanduser() if args.db else default_db_path()
     if args.command == "serve":
         return _serve(args, db)
+    if args.command == "summary":
+        return _summary(args, db)
+    if args.command == "sessions":
+        return _sessions(args, db)
     return _status(args, db)
 
 
@@ -245,3 +266,81 @@ def _status_text(report: dict[str, Any], old_sqlite: bool, exists: bool) -> str:
         last = or_unknown(a["last_received"])
         lines.append(f"{printable(a['agent']):<20} {a['logs']:>12,} {a['metric_points']:>14,} {a['spans']:>10,}  {last}")
     return "\n".join(lines)
+
+
+def _summary_period(args: argparse.Namespace) -> Any:
+    from agentwatch.query.period import PeriodError, parse_date, period, today
+
+    if args.date and (args.since or args.until):
+        raise PeriodError("give --date, or --since/--until, not both")
+    if args.date:
+        day = parse_date(args.date)
+        return period(day, day, args.tz)
+    until = parse_date(args.until) if args.until else today(args.tz)
+    since = parse_date(args.since) if args.since else until
+    return period(since, until, args.tz)
+
+
+def _summary(args: argparse.Namespace, db: Path) -> int:
+    from agentwatch.query.period import PeriodError
+    from agentwatch.query.reader import snapshot
+    from agentwatch.query.summary import Summary, summary
+    from agentwatch.report.render import summary_text
+    from agentwatch.store.connect import StoreError
+
+    try:
+        chosen = _summary_period(args)
+    except PeriodError as exc:
+        print(f"agentwatch: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if db.exists():
+            with snapshot(db) as conn:
+                result = summary(conn, chosen)
+        else:  # nothing recorded yet: an empty summary, and no database created
+            result = Summary(chosen, _empty_totals(), [], [], [])
+    except StoreError as exc:
+        print(f"agentwatch: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2))
+    else:
+        print(summary_text(result, args.by))
+    return 0
+
+
+def _empty_totals() -> dict[str, Any]:
+    from agentwatch.query.figures import Tally
+
+    return Tally().as_dict()
+
+
+def _sessions(args: argparse.Namespace, db: Path) -> int:
+    import datetime as dt
+
+    from agentwatch.query.period import PeriodError, parse_date, period, today, zone
+    from agentwatch.query.reader import snapshot
+    from agentwatch.query.sessions import sessions
+    from agentwatch.report.render import session_json, sessions_text
+    from agentwatch.store.connect import StoreError
+
+    try:
+        tz, _ = zone(args.tz)
+        since = parse_date(args.since) if args.since else today(args.tz) - dt.timedelta(days=7)
+        span = period(since, since, args.tz)
+    except PeriodError as exc:
+        print(f"agentwatch: {exc}", file=sys.stderr)
+        return 2
+    rows = []
+    try:
+        if db.exists():
+            with snapshot(db) as conn:
+                rows = sessions(conn, span.start_ns, 2**63 - 1)
+    except StoreError as exc:
+        print(f"agentwatch: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([session_json(r, tz) for r in rows], indent=2))
+    else:
+        print(sessions_text(rows, tz, since.isoformat()))
+    return 0

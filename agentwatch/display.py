@@ -23,3 +23,20 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+NOTIONAL_NOTE = (
+    "* cost is notional: what the agent priced its tokens at (API list prices), not what your plan charges; "
+    "— where the agent reports no cost."
+)
+PROXY_NOTE = "Lines, commits and pull requests are proxies of work done, not measures of it. — = not reported."
+
+
+def count(value: int | None) -> str:
+    return UNKNOWN if value is None else f"{value:,}"
+
+
+def cost(value: float | None) -> str:
+    if value is None:
+        return UNKNOWN
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"

@@ -119,6 +119,7 @@ class Batch:
     logs: tuple[LogRow, ...] = ()
     points: tuple[PointRow, ...] = ()
     spans: tuple[SpanRow, ...] = ()
+    facts: tuple["Fact", ...] = ()  # what the adapters derived from these rows
 
     @property
     def rows(self) -> tuple[LogRow, ...] | tuple[PointRow, ...] | tuple[SpanRow, ...]:
@@ -128,3 +129,83 @@ class Batch:
     @property
     def records(self) -> int:
         return len(self.rows)
+
+
+# -- normalised facts ------------------------------------------------------------
+# The figures a summary adds up, in the order of the facts and rollups columns. Each
+# family (requests+errors, each token type, cost, lines, commits, pull requests, tool
+# calls, decisions) is NULL where no record carried it, never a made-up 0.
+MEASURES = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "lines_added",
+    "lines_removed",
+    "commits",
+    "pull_requests",
+    "tool_calls",
+    "tool_accepted",
+    "tool_rejected",
+)
+
+
+class Kind(str, Enum):
+    """What a fact is; its channel decides which precedence rank it competes in."""
+
+    REQUEST = "request"  # one model call
+    USAGE = "usage"  # an aggregate of calls (a metric point): tokens or cost, no call count
+    TOOL = "tool"  # one tool call (and, merged in by call id, its decision)
+    DECISION = "decision"  # a tool decision reported apart from its call
+    OUTPUT = "output"  # lines, commits, pull requests: proxies of work done
+    LINK = "link"  # not counted: ties a trace to a session (an invoke_agent span's id)
+
+
+class Fact(NamedTuple):
+    """One normalised fact, built by an agent's adapter from one record.
+
+    `key` is the fact's identity: records that describe the same model call or tool
+    call (a shared response id, a tool call id) get the same key and are merged, and
+    a re-sent record produces a key already stored. Measures hold this record's own
+    contribution; for a cumulative metric point they hold the running total and
+    `series` names the series, which the store turns into an increase.
+    """
+
+    key: bytes
+    kind: Kind
+    agent: str
+    resource_key: bytes
+    time_ns: int
+    session: str = ""  # the agent's session id; "" when the record names none
+    session_scope: str = ""  # what keeps non-unique ids apart (goose: the host); "" if unique
+    trace_id: bytes = b""  # lets a fact without a session inherit its trace's session
+    model: str | None = None
+    rank: int = 0  # precedence within the channel: the lowest rank a session has wins
+    name: str | None = None  # tool name
+    decision: str | None = None  # accept / reject, as the agent said it
+    decision_source: str | None = None  # config, user, ...
+    success: bool | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+    requests: int | None = None
+    errors: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    lines_added: int | None = None
+    lines_removed: int | None = None
+    commits: int | None = None
+    pull_requests: int | None = None
+    tool_calls: int | None = None
+    tool_accepted: int | None = None
+    tool_rejected: int | None = None
+    series: bytes | None = None  # cumulative series identity (without its start time)
+    start_ns: int = 0  # the cumulative series' start time
+    labels: str | None = None  # JSON {user, team, project, ...} from the resource, for the session

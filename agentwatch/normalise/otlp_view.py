@@ -41,6 +41,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from agentwatch.normalise.agents import agent_name
 from agentwatch.normalise.content import CONTENT_EVENTS, is_content_key
+from agentwatch.normalise.derive import Derivation, Sink
 from agentwatch.records import (
     Batch,
     LogRow,
@@ -314,6 +315,7 @@ class _Interner:
     def __init__(self, policy: ViewPolicy) -> None:
         self.policy = policy
         self.resources: dict[bytes, ResourceRow] = {}
+        self.values: dict[bytes, dict[str, Any]] = {}  # resource attribute values, for adapters
         self.scopes: dict[bytes, ScopeRow] = {}
 
     def resource(self, resource: Resource, schema_url: str) -> bytes:
@@ -324,6 +326,7 @@ class _Interner:
             )
             service = values.get("service.name")
             service = service if isinstance(service, str) else None
+            self.values[key] = values
             self.resources[key] = ResourceRow(
                 key, agent_name(service), service, _dumps(values), _elided_json(elided), dropped, schema_url
             )
@@ -338,11 +341,14 @@ class _Interner:
 
 
 def _log_rows(
-    records: Iterable[LogRecord], rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
+    records: Iterable[LogRecord], rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy, sink: Sink | None
 ) -> Iterator[LogRow]:
     prefix = rkey + skey
     for record in records:
-        yield _log_row(record, prefix, rkey, skey, received_ns, policy)
+        row, values = _log_row(record, prefix, rkey, skey, received_ns, policy)
+        if sink is not None:
+            sink(row, values)
+        yield row
 
 
 def _is_content_event(record: LogRecord, values: dict[str, Any]) -> bool:
@@ -372,12 +378,12 @@ def _log_body(
 
 def _log_row(
     record: LogRecord, prefix: bytes, rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
-) -> LogRow:
+) -> tuple[LogRow, dict[str, Any]]:
     values, elided, dropped = attributes(record.attributes, policy, record.dropped_attributes_count)
     body = _log_body(record, values, policy, elided)  # before _elided_json: it may add BODY_KEY
     sent_ns = record.time_unix_nano
     observed_ns = record.observed_time_unix_nano
-    return LogRow(
+    row = LogRow(
         dedup_key(sent_ns or observed_ns, prefix, record.SerializeToString(deterministic=True)),
         rkey,
         skey,
@@ -395,13 +401,14 @@ def _log_row(
         record.span_id,
         record.flags,
     )
+    return row, values
 
 
 def _metric_rows(
-    metrics: Iterable[Metric], rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
+    metrics: Iterable[Metric], rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy, sink: Sink | None
 ) -> Iterator[PointRow]:
     for metric in metrics:
-        yield from _point_rows(metric, rkey, skey, policy)
+        yield from _point_rows(metric, rkey, skey, policy, sink)
 
 
 def _exemplars(points_exemplars: Iterable[Any]) -> list[dict[str, Any]]:
@@ -419,7 +426,7 @@ def _exemplars(points_exemplars: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) -> list[PointRow]:
+def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy, sink: Sink | None) -> list[PointRow]:
     kind = metric.WhichOneof("data")
     if kind is None:
         return []
@@ -448,8 +455,7 @@ def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) ->
         if kind != "summary" and len(point.exemplars):
             detail["exemplars"] = _exemplars(point.exemplars)
         values, elided, _ = attributes(point.attributes, policy)
-        rows.append(
-            PointRow(
+        row = PointRow(
                 dedup_key=dedup_key(point.time_unix_nano, prefix, point.SerializeToString(deterministic=True)),
                 resource_key=rkey,
                 scope_key=skey,
@@ -470,7 +476,9 @@ def _point_rows(metric: Metric, rkey: bytes, skey: bytes, policy: ViewPolicy) ->
                 elided=_elided_json(elided),
                 flags=point.flags,
             )
-        )
+        if sink is not None:
+            sink(row, values)
+        rows.append(row)
     return rows
 
 
@@ -491,14 +499,19 @@ def _distribution(kind: str, point: Any) -> dict[str, Any]:
 
 
 def _span_rows(
-    spans: Iterable[Span], rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy
+    spans: Iterable[Span], rkey: bytes, skey: bytes, received_ns: int, policy: ViewPolicy, sink: Sink | None
 ) -> Iterator[SpanRow]:
     prefix = rkey + skey
     for span in spans:
-        yield _span_row(span, prefix, rkey, skey, policy)
+        row, values = _span_row(span, prefix, rkey, skey, policy)
+        if sink is not None:
+            sink(row, values)
+        yield row
 
 
-def _span_row(span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewPolicy) -> SpanRow:
+def _span_row(
+    span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewPolicy
+) -> tuple[SpanRow, dict[str, Any]]:
     values, elided, dropped = attributes(span.attributes, policy, span.dropped_attributes_count)
     events = []
     for event in span.events:
@@ -519,7 +532,7 @@ def _span_row(span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewP
         }
         for link in span.links
     ]
-    return SpanRow(
+    row = SpanRow(
         dedup_key=dedup_key(span.end_time_unix_nano, prefix, span.SerializeToString(deterministic=True)),
         resource_key=rkey,
         scope_key=skey,
@@ -540,6 +553,7 @@ def _span_row(span: Span, prefix: bytes, rkey: bytes, skey: bytes, policy: ViewP
         trace_state=span.trace_state,
         flags=span.flags,
     )
+    return row, values
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,7 +563,7 @@ class _Shape:
     resources: str  # resource_logs, ...
     scopes: str  # scope_logs, ...
     items: str  # log_records, ...
-    rows: Callable[[Any, bytes, bytes, int, ViewPolicy], Iterator[Any]]
+    rows: Callable[[Any, bytes, bytes, int, ViewPolicy, Sink], Iterator[Any]]
     field: str  # the Batch field the rows go to
 
 
@@ -561,17 +575,31 @@ _SHAPES = {
 
 
 def batch_of(
-    signal: Signal, request: Any, transport: str, received_ns: int, policy: ViewPolicy
+    signal: Signal,
+    request: Any,
+    transport: str,
+    received_ns: int,
+    policy: ViewPolicy,
+    derive: Derivation | None = None,
 ) -> Batch:
-    """One export request's rows; its resources and scopes each stored once."""
+    """One export request's rows, and the facts `derive` reads from them.
+
+    Its resources and scopes are each stored once. Pass derive=None for rows
+    only (a benchmark's baseline); the product always derives.
+    """
     shape = _SHAPES[signal]
     interner = _Interner(policy)
     rows: list[Any] = []
     for resource_group in getattr(request, shape.resources):
         rkey = interner.resource(resource_group.resource, resource_group.schema_url)
+        resource = interner.resources[rkey]
         for scope_group in getattr(resource_group, shape.scopes):
             skey = interner.scope(scope_group.scope, scope_group.schema_url)
-            rows.extend(shape.rows(getattr(scope_group, shape.items), rkey, skey, received_ns, policy))
+            sink = None
+            if derive is not None:
+                values = interner.values[rkey]
+                sink = derive.for_scope(signal, rkey, resource.service_name, values, scope_group.scope.name)
+            rows.extend(shape.rows(getattr(scope_group, shape.items), rkey, skey, received_ns, policy, sink))
     return Batch(
         signal,
         transport,
@@ -579,4 +607,5 @@ def batch_of(
         tuple(interner.resources.values()),
         tuple(interner.scopes.values()),
         **{shape.field: tuple(rows)},
+        facts=tuple(derive.facts) if derive is not None else (),
     )

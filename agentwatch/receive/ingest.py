@@ -15,8 +15,9 @@ import traceback
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
+from agentwatch.normalise.derive import Derivation
 from agentwatch.normalise.otlp_view import ViewPolicy, batch_of
 from agentwatch.receive.decode import DecodeError, Encoding, decode, record_count
 from agentwatch.receive.outcome import Accepted, Outcome, Problem, Refused
@@ -108,7 +109,7 @@ class Ingest:
         See Writer.submit for why rows are built on the writer thread.
         """
         message = decode(signal, body, encoding)
-        rows = functools.partial(batch_of, signal, message, transport, received_ns, self._policy)
+        rows = functools.partial(derived_batch, signal, message, transport, received_ns, self._policy)
         return _Work(rows, record_count(signal, message))
 
     def _worth_a_worker(self, body: bytes) -> bool:
@@ -146,7 +147,12 @@ def build_batch(
     signal: Signal, encoding: Encoding, body: bytes, transport: str, received_ns: int, policy: ViewPolicy
 ) -> Batch:
     """Decode a request and build its rows; runs in the worker process."""
-    return batch_of(signal, decode(signal, body, encoding), transport, received_ns, policy)
+    return derived_batch(signal, decode(signal, body, encoding), transport, received_ns, policy)
+
+
+def derived_batch(signal: Signal, message: Any, transport: str, received_ns: int, policy: ViewPolicy) -> Batch:
+    """The request's rows and the facts its agents' adapters read from them."""
+    return batch_of(signal, message, transport, received_ns, policy, Derivation())
 
 
 def _internal_error(exc: Exception, signal: Signal, transport: str, size: int) -> Refused:

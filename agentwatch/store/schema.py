@@ -133,6 +133,164 @@ def m001_raw_rows(db: sqlite_utils.Database) -> None:
     )
 
 
+# The figures of m002's facts and rollups, written out here rather than imported:
+# a migration's SQL must not change when later code does.
+_M002_MEASURES = (
+    "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "cost_usd", "lines_added", "lines_removed",
+    "commits", "pull_requests", "tool_calls", "tool_accepted", "tool_rejected",
+)  # fmt: skip
+BUCKET_NS = 900 * 10**9  # rollups are per 15 minutes: every zone's midnight falls on one
+_ACTIVE_KINDS = "('request', 'usage', 'tool', 'decision')"
+
+
+def _add(target: str, column: str) -> str:
+    # NULL means "no record carried this figure", so adding NULL keeps what was there.
+    return f"{column} = CASE WHEN {target}.{column} IS NULL THEN {column} ELSE coalesce({column}, 0) + {target}.{column} END"
+
+
+def _rollup_upsert(row: str) -> str:
+    """Add one fact (NEW or OLD inside a trigger) to its rollup row."""
+    cols = ", ".join(_M002_MEASURES)
+    vals = ", ".join(f"{row}.{m}" for m in _M002_MEASURES)
+    sets = ", ".join(_add("excluded", m) for m in _M002_MEASURES)
+    return f"""
+        INSERT INTO rollups (bucket, session_id, model, rank, activity, {cols})
+        VALUES ({row}.time_ns / {BUCKET_NS}, {row}.session_id, {row}.model, {row}.rank,
+                {row}.kind IN {_ACTIVE_KINDS}, {vals})
+        ON CONFLICT (bucket, session_id, model, rank) DO UPDATE SET
+            activity = activity + excluded.activity, {sets};"""
+
+
+def _rollup_remove(row: str) -> str:
+    sets = ", ".join(
+        f"{m} = CASE WHEN {row}.{m} IS NULL THEN {m} ELSE {m} - {row}.{m} END" for m in _M002_MEASURES
+    )
+    return f"""
+        UPDATE rollups SET activity = activity - ({row}.kind IN {_ACTIVE_KINDS}), {sets}
+        WHERE bucket = {row}.time_ns / {BUCKET_NS} AND session_id = {row}.session_id
+          AND model = {row}.model AND rank = {row}.rank;"""
+
+
+def _session_touch(row: str, ids: str) -> str:
+    """First/last seen and the best (lowest) precedence rank per channel of a session."""
+    def rank(channel: str, kinds: str) -> str:
+        return f"{channel}_rank = CASE WHEN {row}.kind IN {kinds} THEN min({channel}_rank, {row}.rank) ELSE {channel}_rank END"
+
+    return f"""
+        UPDATE sessions SET
+            first_ns = min(coalesce(first_ns, {row}.time_ns), {row}.time_ns),
+            last_ns = max(coalesce(last_ns, {row}.time_ns), {row}.time_ns),
+            {rank("usage", "('request', 'usage')")},
+            {rank("tools", "('tool', 'decision')")},
+            {rank("output", "('output')")}
+        WHERE id IN {ids};"""
+
+
+@migrations()
+def m002_normalised(db: sqlite_utils.Database) -> None:
+    """Sessions, facts and their 15-minute rollups, kept by triggers in the ingest transaction.
+
+    A fact is one model call, tool call, decision, output figure or metric increase.
+    Its key merges the records that describe the same thing (and ignores re-sends);
+    the triggers keep `rollups` equal to the sum of `facts`, so summaries never scan
+    facts. Each session keeps, per channel (usage, tools, output), the lowest rank of
+    any source it has: summaries count a channel's figures only from that source, which
+    is how one figure reported twice (a metric and an event) is counted once.
+    """
+    measures = ",\n".join(f"{m} {'REAL' if m == 'cost_usd' else 'INTEGER'}" for m in _M002_MEASURES)
+    db.executescript(
+        f"""
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            agent TEXT NOT NULL,
+            scope TEXT NOT NULL,  -- '' when ids are unique; what keeps non-unique ids apart
+            sid TEXT NOT NULL,    -- the agent's session id; '' = records of one resource naming none
+            first_ns INTEGER,
+            last_ns INTEGER,
+            usage_rank INTEGER NOT NULL DEFAULT 99,
+            tools_rank INTEGER NOT NULL DEFAULT 99,
+            output_rank INTEGER NOT NULL DEFAULT 99,
+            labels TEXT,          -- JSON: user, team, project, ... where the agent sent them
+            UNIQUE (agent, scope, sid)
+        );
+        CREATE INDEX sessions_last ON sessions (last_ns);
+
+        CREATE TABLE facts (
+            id INTEGER PRIMARY KEY,
+            key BLOB NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            session_id INTEGER NOT NULL,
+            home_id INTEGER NOT NULL,  -- the session row of the fact's resource with no id
+            trace_id BLOB NOT NULL,
+            time_ns INTEGER NOT NULL,
+            model TEXT NOT NULL,       -- '' when the record named none
+            rank INTEGER NOT NULL,
+            name TEXT,
+            decision TEXT,
+            decision_source TEXT,
+            success INTEGER,
+            duration_ms REAL,
+            error TEXT,
+            {measures}
+        );
+        CREATE INDEX facts_session ON facts (session_id, time_ns);
+        CREATE INDEX facts_trace ON facts (trace_id) WHERE trace_id != x'';
+
+        CREATE TABLE rollups (
+            bucket INTEGER NOT NULL,
+            session_id INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            rank INTEGER NOT NULL,
+            activity INTEGER NOT NULL,  -- facts that are session activity (calls, tools)
+            {measures},
+            PRIMARY KEY (bucket, session_id, model, rank)
+        ) WITHOUT ROWID;
+        CREATE INDEX rollups_session ON rollups (session_id);
+
+        -- Which agents sent anything in each 15 minutes, counted or not (a Cline
+        -- lifecycle record still shows Cline is connected).
+        CREATE TABLE presence (
+            bucket INTEGER NOT NULL,
+            agent TEXT NOT NULL,
+            PRIMARY KEY (bucket, agent)
+        ) WITHOUT ROWID;
+
+        -- Cumulative series: the last total seen per series and start time, so an
+        -- increase is exact across agentwatch restarts.
+        CREATE TABLE series (
+            key BLOB NOT NULL,
+            start_ns INTEGER NOT NULL,
+            time_ns INTEGER NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (key, start_ns)
+        ) WITHOUT ROWID;
+
+        -- A trace whose invoke_agent span named the session its calls belong to.
+        CREATE TABLE trace_sessions (
+            trace_id BLOB PRIMARY KEY,
+            session_id INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TRIGGER facts_added AFTER INSERT ON facts BEGIN
+            {_rollup_upsert("NEW")}
+            {_session_touch("NEW", "(NEW.session_id, NEW.home_id)")}
+        END;
+
+        CREATE TRIGGER facts_changed AFTER UPDATE ON facts BEGIN
+            {_rollup_remove("OLD")}
+            {_rollup_upsert("NEW")}
+            {_session_touch("NEW", "(NEW.session_id, NEW.home_id)")}
+        END;
+
+        -- The normalised model, by what it describes (all from facts).
+        CREATE VIEW model_requests AS SELECT * FROM facts WHERE kind = 'request';
+        CREATE VIEW tool_calls AS SELECT * FROM facts WHERE kind IN ('tool', 'decision');
+        CREATE VIEW code_output AS SELECT * FROM facts WHERE kind = 'output';
+        """
+    )
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 

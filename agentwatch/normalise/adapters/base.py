@@ -1,0 +1,219 @@
+"""The adapter contract: one agent's records → normalised facts.
+
+An adapter is the only place that knows an agent's names, where its session id
+lives, its token convention and which of its signals is authoritative for each
+figure. It sees every stored record of the resource and scope it was chosen for,
+with the attribute values already decoded (content elided), and returns the facts
+that record carries, often none.
+
+Every adapter returns facts in one form (records.Fact), in OpenTelemetry GenAI's
+token convention: `input_tokens` counts every prompt token, cache reads and
+cache writes included, which `cache_read_tokens` and `cache_write_tokens` are
+parts of; `output_tokens` includes reasoning, which `reasoning_tokens` is part of.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from typing import Any, Protocol
+
+from agentwatch.records import Fact, LogRow, PointRow, SpanRow
+
+Attrs = dict[str, Any]
+Facts = list[Fact]
+NONE: Facts = []  # returned, never mutated, by the many records that carry nothing
+
+# Resource attributes copied to the session, for summaries by user and team.
+LABEL_KEYS = (
+    "user.email",
+    "user.id",
+    "user.name",
+    "enduser.id",
+    "team",
+    "team.name",
+    "project",
+    "project.name",
+    "organization.id",
+    "deployment.environment",
+    "deployment.environment.name",
+    "host.name",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a record came from: its resource and instrumentation scope."""
+
+    resource_key: bytes
+    service: str | None
+    resource: Attrs
+    scope: str
+    agent: str  # the name the facts are filed under
+    labels: str | None = field(default=None)
+
+
+class Adapter(Protocol):
+    """One agent's knowledge. `agent` names it; the three methods read one record each."""
+
+    agent: str
+
+    def owns_scope(self, scope: str) -> bool:
+        """True when the instrumentation scope is this agent's own."""
+        ...
+
+    def owns_service(self, service: str | None) -> bool:
+        """True when service.name is one this agent sends."""
+        ...
+
+    def owns_name(self, name: str) -> bool:
+        """True when a metric, event or span name is this agent's own (its prefix)."""
+        ...
+
+    def agent_for(self, service: str | None) -> str: ...
+
+    def log(self, origin: Origin, row: LogRow, attrs: Attrs) -> Facts: ...
+
+    def point(self, origin: Origin, row: PointRow, attrs: Attrs) -> Facts: ...
+
+    def span(self, origin: Origin, row: SpanRow, attrs: Attrs) -> Facts: ...
+
+
+# -- reading values defensively ---------------------------------------------------
+# Agents send numbers as strings (Claude's duration_ms "15", Rust exporters' int64),
+# booleans as "true", and floats where ints are meant (Claude's token sums are doubles).
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            number = as_float(value)
+            return int(number) if number is not None else None
+    return None
+
+
+def as_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+    if isinstance(value, int):
+        return value != 0
+    return None
+
+
+def as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def key_of(*parts: str | bytes) -> bytes:
+    """A fact key from its identifying parts (kind, agent, ids)."""
+    h = blake2b(digest_size=16)
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.digest()
+
+
+def labels_of(resource: Attrs, extra: Attrs | None = None) -> str | None:
+    """The session labels (user, team, project, ...) a record's resource carries."""
+    found = {k: v for k, v in resource.items() if k in LABEL_KEYS and isinstance(v, (str, int))}
+    if extra:
+        found.update({k: v for k, v in extra.items() if k in LABEL_KEYS and isinstance(v, (str, int))})
+    return json.dumps(found, sort_keys=True) if found else None
+
+
+def decision_counts(decision: str | None, accepted: frozenset[str], rejected: frozenset[str]) -> tuple[int | None, int | None]:
+    """(tool_accepted, tool_rejected) for one decision; (None, None) when it names neither."""
+    if decision is None:
+        return None, None
+    lowered = decision.lower()
+    if lowered in accepted:
+        return 1, 0
+    if lowered in rejected:
+        return 0, 1
+    return None, None
+
+
+class BaseAdapter:
+    """Defaults: owns nothing, derives nothing. Adapters override what they read."""
+
+    agent = "unknown"
+    services: frozenset[str] = frozenset()
+    scope_prefixes: tuple[str, ...] = ()
+    name_prefixes: tuple[str, ...] = ()
+
+    def owns_service(self, service: str | None) -> bool:
+        return (service or "").lower() in self.services
+
+    def owns_scope(self, scope: str) -> bool:
+        return bool(self.scope_prefixes) and scope.startswith(self.scope_prefixes)
+
+    def owns_name(self, name: str) -> bool:
+        return bool(self.name_prefixes) and name.startswith(self.name_prefixes)
+
+    def agent_for(self, service: str | None) -> str:
+        return self.agent
+
+    def log(self, origin: Origin, row: LogRow, attrs: Attrs) -> Facts:
+        return NONE
+
+    def point(self, origin: Origin, row: PointRow, attrs: Attrs) -> Facts:
+        return NONE
+
+    def span(self, origin: Origin, row: SpanRow, attrs: Attrs) -> Facts:
+        return NONE
+
+
+def point_value(row: PointRow) -> int | float | None:
+    """A sum or gauge point's value, or a histogram's sum (Codex and GenAI send token counts so)."""
+    return row.value if row.value is not None else row.sum
+
+
+def point_fact(origin: Origin, row: PointRow, **fields: Any) -> Fact:
+    """A fact from a metric point, keyed by the point itself.
+
+    A delta point's measures are its increase. A cumulative point's are its running
+    total: `series` names the series (resource, scope, name and attributes) and the
+    store turns totals into increases against a baseline it keeps across restarts.
+    """
+    fields.setdefault("labels", origin.labels)
+    series = None
+    if row.temporality == 2:
+        series = key_of(b"series", row.resource_key, row.scope_key, row.name, row.attributes)
+    return Fact(
+        key=row.dedup_key,
+        agent=origin.agent,
+        resource_key=origin.resource_key,
+        time_ns=row.time_ns,
+        series=series,
+        start_ns=row.start_ns,
+        **fields,
+    )

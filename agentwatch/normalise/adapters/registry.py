@@ -1,0 +1,49 @@
+"""Which adapter reads a record: by scope, then service.name, then the record's own name.
+
+The instrumentation scope comes first because service.name is a setting: a user
+who exports OTEL_SERVICE_NAME globally gives every agent the same one, while the
+scope (`com.anthropic.claude_code`, `github.copilot`, ...) is the agent's code.
+Records whose scope and service say nothing go to the agent whose metric or event
+name prefix they carry (`claude_code.`, `gemini_cli.`), and otherwise to the
+generic OpenTelemetry GenAI adapter.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from agentwatch.normalise.adapters import claude_code, codex, copilot_cli, gemini_cli, genai, qwen_code
+from agentwatch.normalise.adapters.base import Adapter
+
+# Order matters only for the generic fallback, which must come last.
+NAMED: tuple[Adapter, ...] = (
+    claude_code.ADAPTER,
+    codex.ADAPTER,
+    gemini_cli.ADAPTER,
+    qwen_code.ADAPTER,
+    copilot_cli.ADAPTER,
+)
+GENERIC: Adapter = genai.ADAPTER
+ALL: tuple[Adapter, ...] = (*NAMED, GENERIC)
+
+
+@lru_cache(maxsize=1024)
+def adapter_for(service: str | None, scope: str) -> Adapter | None:
+    """The adapter for every record of this resource and scope, or None: decide per record."""
+    for adapter in NAMED:
+        if adapter.owns_scope(scope):
+            return adapter
+    if GENERIC.owns_scope(scope):  # a GenAI instrumentation inside some app, whatever its name
+        return GENERIC
+    for adapter in NAMED:
+        if adapter.owns_service(service):
+            return adapter
+    return None
+
+
+def adapter_for_name(name: str) -> Adapter:
+    """For a record whose scope and service named no agent: by its name's prefix."""
+    for adapter in NAMED:
+        if adapter.owns_name(name):
+            return adapter
+    return GENERIC

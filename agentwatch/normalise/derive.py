@@ -1,0 +1,87 @@
+"""Rows → facts: hands each record to the adapter chosen for its resource and scope.
+
+otlp_view builds rows and knows no agent; it calls the function `for_scope`
+returns once per record, with the attribute values it has already decoded, so
+deriving facts costs no second walk of the protobuf and no JSON parse.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from agentwatch.normalise.adapters import registry
+from agentwatch.normalise.adapters.base import Adapter, Attrs, Origin, labels_of
+from agentwatch.records import Fact, LogRow, PointRow, Signal, SpanRow
+
+log = logging.getLogger(__name__)
+
+Row = LogRow | PointRow | SpanRow
+Sink = Callable[[Any, Attrs], None]
+
+
+def _log_name(row: LogRow, attrs: Attrs) -> str:
+    name = attrs.get("event.name")
+    if isinstance(name, str) and name:
+        return name
+    return row.event_name or (row.body or "").strip('"')
+
+
+def record_name(signal: Signal, row: Any, attrs: Attrs) -> str:
+    return _log_name(row, attrs) if signal is Signal.LOGS else row.name
+
+
+class Derivation:
+    """Collects the facts of one request (or of one reindexed batch)."""
+
+    def __init__(self) -> None:
+        self.facts: list[Fact] = []
+        self.failures = 0
+
+    def for_scope(
+        self, signal: Signal, resource_key: bytes, service: str | None, resource: Attrs, scope: str
+    ) -> Sink:
+        adapter = registry.adapter_for(service, scope)
+        labels = labels_of(resource)
+        if adapter is not None:
+            origin = Origin(resource_key, service, resource, scope, adapter.agent_for(service), labels)
+            read = _reader(adapter, signal)
+            return lambda row, attrs: self._read(read, origin, row, attrs)
+        return self._by_name(signal, resource_key, service, resource, scope, labels)
+
+    def _by_name(
+        self, signal: Signal, resource_key: bytes, service: str | None, resource: Attrs, scope: str, labels: str | None
+    ) -> Sink:
+        origins: dict[int, Origin] = {}
+
+        def sink(row: Any, attrs: Attrs) -> None:
+            adapter = registry.adapter_for_name(record_name(signal, row, attrs))
+            origin = origins.get(id(adapter))
+            if origin is None:
+                origin = Origin(resource_key, service, resource, scope, adapter.agent_for(service), labels)
+                origins[id(adapter)] = origin
+            self._read(_reader(adapter, signal), origin, row, attrs)
+
+        return sink
+
+    def _read(self, read: Callable[[Origin, Any, Attrs], list[Fact]], origin: Origin, row: Any, attrs: Attrs) -> None:
+        """One record's facts; an adapter's bug costs that record's facts, never its row.
+
+        The row is stored either way, so `agentwatch reindex` recovers the facts once
+        the adapter is fixed. Only the exception's type is logged: its message could
+        quote a value the agent sent.
+        """
+        try:
+            self.facts.extend(read(origin, row, attrs))
+        except Exception as exc:  # noqa: BLE001 - see above
+            self.failures += 1
+            if self.failures == 1:
+                log.warning("%s adapter failed on a record (%s); its row is stored", origin.agent, type(exc).__name__)
+
+
+def _reader(adapter: Adapter, signal: Signal) -> Callable[[Origin, Any, Attrs], list[Fact]]:
+    if signal is Signal.LOGS:
+        return adapter.log
+    if signal is Signal.METRICS:
+        return adapter.point
+    return adapter.span

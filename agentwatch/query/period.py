@@ -1,0 +1,102 @@
+"""A period of whole local days in a time zone, as 15-minute rollup buckets.
+
+Rollups are kept per 15 minutes of UTC because every zone's offset is a whole
+number of quarter hours, so each local day is an exact run of buckets, DST days
+(23 or 25 hours) included, in any zone the user asks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+BUCKET_NS = 900 * 10**9  # the same as store.schema.BUCKET_NS; query may not import the writer side
+NS = 10**9
+
+
+class PeriodError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    date: date
+    first_bucket: int  # inclusive
+    end_bucket: int  # exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    since: date
+    until: date  # inclusive
+    tz_name: str
+    days: tuple[Day, ...]
+
+    @property
+    def first_bucket(self) -> int:
+        return self.days[0].first_bucket
+
+    @property
+    def end_bucket(self) -> int:
+        return self.days[-1].end_bucket
+
+    @property
+    def start_ns(self) -> int:
+        return self.first_bucket * BUCKET_NS
+
+    @property
+    def end_ns(self) -> int:
+        return self.end_bucket * BUCKET_NS
+
+
+MAX_DAYS = 3700  # ten years; more is a typo, and the day table is built in memory
+
+
+def zone(name: str | None) -> tuple[tzinfo, str]:
+    """The zone by IANA name, or the machine's local zone."""
+    if name:
+        try:
+            return ZoneInfo(name), name
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PeriodError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin or UTC)") from None
+    local = datetime.now().astimezone().tzinfo
+    assert local is not None
+    return local, local.tzname(None) or "local"
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PeriodError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _midnight_bucket(day: date, tz: tzinfo) -> int:
+    local = datetime.combine(day, time(0), tzinfo=tz)
+    seconds = int(local.timestamp())
+    # A zone whose midnight is not on a quarter hour (historical local mean time) still
+    # gets every record exactly once: the bucket holding midnight goes to the day it starts.
+    return seconds * NS // BUCKET_NS
+
+
+def period(since: date, until: date, tz_name: str | None) -> Period:
+    if until < since:
+        raise PeriodError(f"--until {until} is before --since {since}")
+    if (until - since).days >= MAX_DAYS:
+        raise PeriodError(f"a period is at most {MAX_DAYS} days")
+    tz, label = zone(tz_name)
+    days = []
+    current = since
+    start = _midnight_bucket(current, tz)
+    while current <= until:
+        following = current + timedelta(days=1)
+        end = _midnight_bucket(following, tz)
+        days.append(Day(current, start, end))
+        current, start = following, end
+    return Period(since, until, label, tuple(days))
+
+
+def today(tz_name: str | None) -> date:
+    tz, _ = zone(tz_name)
+    return datetime.now(tz).date()
