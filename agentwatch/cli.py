@@ -174,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--tz", help="IANA time zone for days and times (default: this machine's)")
     sessions.add_argument("--json", action="store_true", help="machine-readable output")
     _add_db(sessions)
+
+    reindex = sub.add_parser(
+        "reindex", help="derive sessions, requests and all figures again from the stored rows (after an upgrade)"
+    )
+    _add_db(reindex)
     return parser
 
 
@@ -190,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _summary(args, db)
     if args.command == "sessions":
         return _sessions(args, db)
+    if args.command == "reindex":
+        return _reindex(db)
     return _status(args, db)
 
 
@@ -344,3 +351,46 @@ def _sessions(args: argparse.Namespace, db: Path) -> int:
     else:
         print(sessions_text(rows, tz, since.isoformat()))
     return 0
+
+
+def _reindex(db: Path) -> int:
+    from agentwatch.reindex import ProgressBar, reindex
+    from agentwatch.store import schema
+    from agentwatch.store.connect import StoreError, open_writer
+    from agentwatch.store.lock import InstanceLock
+
+    if not db.exists():
+        print(f"agentwatch: no database at {db}; nothing to reindex", file=sys.stderr)
+        return 1
+    lock = InstanceLock(db)
+    try:
+        lock.acquire()  # the one writer: refuses while `agentwatch serve` runs
+    except StoreError as exc:
+        print(f"agentwatch: {exc}", file=sys.stderr)
+        return 1
+    try:
+        conn = open_writer(db)
+        try:
+            schema.migrate(conn)
+            result = reindex(conn, ProgressBar())
+        finally:
+            conn.close()
+    except KeyboardInterrupt:
+        print("\nagentwatch: reindex interrupted; the previous figures are unchanged", file=sys.stderr)
+        return 130
+    except (StoreError, sqlite3.Error) as exc:
+        print(f"agentwatch: reindex failed, the previous figures are unchanged: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        lock.release()
+    kept = ""
+    if result.kept_before_ns is not None:
+        kept = f"; facts before {_iso_ns(result.kept_before_ns)} kept as they were (their rows were pruned)"
+    print(f"reindexed {result.batches:,} batches into {result.facts:,} facts{kept}")
+    return 0
+
+
+def _iso_ns(ns: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc).isoformat(timespec="minutes")

@@ -57,8 +57,11 @@ def home_scope(resource_key: bytes) -> str:
     return resource_key.hex()
 
 
-def insert_facts(conn: sqlite3.Connection, facts: Iterable[Fact]) -> int:
-    """Store facts (the caller owns the transaction); returns how many were written."""
+def insert_facts(conn: sqlite3.Connection, facts: Iterable[Fact], baseline_before: int | None = None) -> int:
+    """Store facts (the caller owns the transaction); returns how many were written.
+
+    baseline_before: see series.increases (reindex after retention pruned rows).
+    """
     facts = list(facts)
     if not facts:
         return 0
@@ -67,7 +70,7 @@ def insert_facts(conn: sqlite3.Connection, facts: Iterable[Fact]) -> int:
     if links:
         conn.executemany(_LINK, links)
         conn.executemany(_ADOPT, links)
-    rows = [_params(f) for f in increases(conn, facts) if f.kind is not Kind.LINK]
+    rows = [_params(f) for f in increases(conn, facts, baseline_before) if f.kind is not Kind.LINK]
     conn.executemany(_INSERT, rows)
     return len(rows)
 

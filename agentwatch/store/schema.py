@@ -283,6 +283,10 @@ def m002_normalised(db: sqlite_utils.Database) -> None:
             {_session_touch("NEW", "(NEW.session_id, NEW.home_id)")}
         END;
 
+        CREATE TRIGGER facts_removed AFTER DELETE ON facts BEGIN
+            {_rollup_remove("OLD")}
+        END;
+
         -- The normalised model, by what it describes (all from facts).
         CREATE VIEW model_requests AS SELECT * FROM facts WHERE kind = 'request';
         CREATE VIEW tool_calls AS SELECT * FROM facts WHERE kind IN ('tool', 'decision');

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 from agentwatch.records import MEASURES, Fact
 
 
-def increases(conn: sqlite3.Connection, facts: Iterable[Fact]) -> Iterator[Fact]:
+def increases(conn: sqlite3.Connection, facts: Iterable[Fact], baseline_before: int | None = None) -> Iterator[Fact]:
     """Facts as increases: delta facts pass through; cumulative ones become their increase.
 
     A cumulative fact's measures are each its point's total. A point no newer than
@@ -30,21 +30,23 @@ def increases(conn: sqlite3.Connection, facts: Iterable[Fact]) -> Iterator[Fact]
         total = _total(fact)
         if total is None:
             continue
-        increase = _advance(conn, fact, total)
+        increase = _advance(conn, fact, total, baseline_before)
         if increase is None:
             continue
         yield _scaled(fact, total, increase)
 
 
 def _total(fact: Fact) -> float | None:
-    for name in MEASURES:
-        value = getattr(fact, name)
-        if value is not None:
-            return float(value)
-    return None
+    """The point's value: the largest measure, since its siblings are 0 markers of a carried family.
+
+    Not the first non-null measure: a `lines_removed` point carries `lines_added=0`
+    before it in MEASURES, and taking that 0 as the total dropped every later increase.
+    """
+    values = [float(v) for v in (getattr(fact, name) for name in MEASURES) if v is not None]
+    return max(values) if values else None
 
 
-def _advance(conn: sqlite3.Connection, fact: Fact, total: float) -> float | None:
+def _advance(conn: sqlite3.Connection, fact: Fact, total: float, baseline_before: int | None) -> float | None:
     """Record the new total; the increase it makes, or None when it adds nothing new."""
     last = conn.execute(
         "SELECT time_ns, value FROM series WHERE key = ? AND start_ns = ?", (fact.series, fact.start_ns)
@@ -56,6 +58,8 @@ def _advance(conn: sqlite3.Connection, fact: Fact, total: float) -> float | None
         "ON CONFLICT (key, start_ns) DO UPDATE SET time_ns = excluded.time_ns, value = excluded.value",
         (fact.series, fact.start_ns, fact.time_ns, total),
     )
+    if last is None and baseline_before is not None and fact.start_ns < baseline_before:
+        return None  # reindex: what this series counted before the kept facts' end is already in them
     if last is None or total < last[1]:  # a new series, or a reset: counts from zero
         return total
     increase = total - last[1]

@@ -78,7 +78,7 @@ def test_a_reader_cannot_write(tmp_path: Path) -> None:
         reader.execute("INSERT INTO batches VALUES (1, 0, 'logs', 'http', 0, 0)")
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         reader.execute("PRAGMA user_version = 7")
-    assert writer.execute("PRAGMA user_version").fetchone() == (1,)
+    assert writer.execute("PRAGMA user_version").fetchone() == (schema.SCHEMA_VERSION,)
     reader.close()
     writer.close()
 

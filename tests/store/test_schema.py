@@ -114,6 +114,87 @@ EXPECTED_TABLES: dict[str, list[tuple[str, str, int, int]]] = {
         ("rows", "INTEGER", 1, 0),
         ("last_received_ns", "INTEGER", 1, 0),
     ],
+    # m002: the normalised model. Every figure is nullable: NULL is "not reported".
+    "sessions": [
+        ("id", "INTEGER", 0, 1),
+        ("agent", "TEXT", 1, 0),
+        ("scope", "TEXT", 1, 0),
+        ("sid", "TEXT", 1, 0),
+        ("first_ns", "INTEGER", 0, 0),
+        ("last_ns", "INTEGER", 0, 0),
+        ("usage_rank", "INTEGER", 1, 0),
+        ("tools_rank", "INTEGER", 1, 0),
+        ("output_rank", "INTEGER", 1, 0),
+        ("labels", "TEXT", 0, 0),
+    ],
+    "facts": [
+        ("id", "INTEGER", 0, 1),
+        ("key", "BLOB", 1, 0),
+        ("kind", "TEXT", 1, 0),
+        ("session_id", "INTEGER", 1, 0),
+        ("home_id", "INTEGER", 1, 0),
+        ("trace_id", "BLOB", 1, 0),
+        ("time_ns", "INTEGER", 1, 0),
+        ("model", "TEXT", 1, 0),
+        ("rank", "INTEGER", 1, 0),
+        ("name", "TEXT", 0, 0),
+        ("decision", "TEXT", 0, 0),
+        ("decision_source", "TEXT", 0, 0),
+        ("success", "INTEGER", 0, 0),
+        ("duration_ms", "REAL", 0, 0),
+        ("error", "TEXT", 0, 0),
+        ("requests", "INTEGER", 0, 0),
+        ("errors", "INTEGER", 0, 0),
+        ("input_tokens", "INTEGER", 0, 0),
+        ("output_tokens", "INTEGER", 0, 0),
+        ("cache_read_tokens", "INTEGER", 0, 0),
+        ("cache_write_tokens", "INTEGER", 0, 0),
+        ("reasoning_tokens", "INTEGER", 0, 0),
+        ("cost_usd", "REAL", 0, 0),
+        ("lines_added", "INTEGER", 0, 0),
+        ("lines_removed", "INTEGER", 0, 0),
+        ("commits", "INTEGER", 0, 0),
+        ("pull_requests", "INTEGER", 0, 0),
+        ("tool_calls", "INTEGER", 0, 0),
+        ("tool_accepted", "INTEGER", 0, 0),
+        ("tool_rejected", "INTEGER", 0, 0),
+    ],
+    "rollups": [
+        ("bucket", "INTEGER", 1, 1),
+        ("session_id", "INTEGER", 1, 2),
+        ("model", "TEXT", 1, 3),
+        ("rank", "INTEGER", 1, 4),
+        ("activity", "INTEGER", 1, 0),
+        ("requests", "INTEGER", 0, 0),
+        ("errors", "INTEGER", 0, 0),
+        ("input_tokens", "INTEGER", 0, 0),
+        ("output_tokens", "INTEGER", 0, 0),
+        ("cache_read_tokens", "INTEGER", 0, 0),
+        ("cache_write_tokens", "INTEGER", 0, 0),
+        ("reasoning_tokens", "INTEGER", 0, 0),
+        ("cost_usd", "REAL", 0, 0),
+        ("lines_added", "INTEGER", 0, 0),
+        ("lines_removed", "INTEGER", 0, 0),
+        ("commits", "INTEGER", 0, 0),
+        ("pull_requests", "INTEGER", 0, 0),
+        ("tool_calls", "INTEGER", 0, 0),
+        ("tool_accepted", "INTEGER", 0, 0),
+        ("tool_rejected", "INTEGER", 0, 0),
+    ],
+    "presence": [
+        ("bucket", "INTEGER", 1, 1),
+        ("agent", "TEXT", 1, 2),
+    ],
+    "series": [
+        ("key", "BLOB", 1, 1),
+        ("start_ns", "INTEGER", 1, 2),
+        ("time_ns", "INTEGER", 1, 0),
+        ("value", "REAL", 1, 0),
+    ],
+    "trace_sessions": [
+        ("trace_id", "BLOB", 1, 1),
+        ("session_id", "INTEGER", 1, 0),
+    ],
 }
 
 # (table, indexed columns, unique): dedup keys are UNIQUE, so a duplicate can never be stored.
@@ -126,8 +207,14 @@ EXPECTED_INDEXES = {
     ("metric_points", ("dedup_key",), 1),
     ("spans", ("batch_id",), 0),
     ("spans", ("dedup_key",), 1),
+    ("sessions", ("agent", "scope", "sid"), 1),
+    ("sessions", ("last_ns",), 0),
+    ("facts", ("key",), 1),
+    ("facts", ("session_id", "time_ns"), 0),
+    ("facts", ("trace_id",), 0),
+    ("rollups", ("session_id",), 0),
 }
-WITHOUT_ROWID = {"resources", "scopes", "agent_totals"}
+WITHOUT_ROWID = {"resources", "scopes", "agent_totals", "rollups", "presence", "series", "trace_sessions"}
 
 
 def _tables(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str, int, int]]]:
@@ -164,13 +251,14 @@ def _dump(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 def test_migrating_a_blank_db_gives_exactly_the_expected_schema(tmp_path: Path) -> None:
     conn = open_writer(tmp_path / "agentwatch.db")
     schema.migrate(conn)
-    assert conn.execute("PRAGMA user_version").fetchone() == (1,)
-    assert schema.SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert schema.SCHEMA_VERSION == 2
     assert _tables(conn) == EXPECTED_TABLES
     assert _indexes(conn) == EXPECTED_INDEXES
     assert _without_rowid(conn) == WITHOUT_ROWID
     assert conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall() == [
-        ("agentwatch", "m001_raw_rows")
+        ("agentwatch", "m001_raw_rows"),
+        ("agentwatch", "m002_normalised"),
     ]
     assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental: retention can shrink the file
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -186,7 +274,7 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     conn = open_writer(tmp_path / "agentwatch.db")  # as the next `agentwatch serve` does
     schema.migrate(conn)
     assert (_dump(conn), conn.execute("SELECT * FROM _sqlite_migrations").fetchall()) == first
-    assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
     assert not conn.in_transaction
     conn.close()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from agentwatch.normalise.adapters import claude_code, codex, copilot_cli, gemini_cli, genai, qwen_code
+from agentwatch.normalise.adapters import claude_code, codex, copilot_cli, gemini_cli, genai, opencode, qwen_code
 from agentwatch.normalise.adapters.base import Adapter
 
 # Order matters only for the generic fallback, which must come last.
@@ -22,6 +22,7 @@ NAMED: tuple[Adapter, ...] = (
     gemini_cli.ADAPTER,
     qwen_code.ADAPTER,
     copilot_cli.ADAPTER,
+    opencode.ADAPTER,
 )
 GENERIC: Adapter = genai.ADAPTER
 ALL: tuple[Adapter, ...] = (*NAMED, GENERIC)
