@@ -66,7 +66,7 @@ AGENT = "opencode"
 # `ai.generateText`, …) sum them and are deliberately absent.
 MODEL_CALLS = frozenset(
     {
-        "ai.streamText.doStream", "ai.streamText",
+        "ai.streamText.doStream",
         "ai.generateText.doGenerate",
         "ai.streamObject.doStream",
         "ai.generateObject.doGenerate",
