@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import math
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -183,6 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # `agentwatch summary | head`: the reader left; say nothing more (Python's advice:
+        # point stdout at devnull so the interpreter's final flush cannot fail again).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -223,6 +233,8 @@ def serve_settings(args: argparse.Namespace, db: Path) -> ServeSettings:
 
 
 def _serve(args: argparse.Namespace, db: Path) -> int:
+    import asyncio  # here, not at the top: the read commands start faster without it
+
     from agentwatch.serve import StartupError, serve
     from agentwatch.store.connect import StoreError
 

@@ -33,7 +33,7 @@ _ROWS = {
     Signal.METRICS: ("metric_points", PointRow),
     Signal.TRACES: ("spans", SpanRow),
 }
-_DERIVED = ("rollups", "sessions", "series", "trace_sessions", "presence")
+_DERIVED = ("rollups", "session_rollups", "sessions", "series", "trace_sessions", "presence")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ Prints figures, never asserts. Two phases:
 2. Measure: `agentwatch summary --json --tz UTC --db DB` as a separate process
    (the venv's console script, so interpreter start counts) for one day, one
    calendar month and the whole range, `--runs` times each, while `agentwatch
-   serve` still holds the database. Reported: median/min/max wall time and the
-   child's peak RSS (ru_maxrss from os.wait4 in a tiny launcher), next to the targets, and the
-   JSON's totals.requests / totals.sessions against what the generator sent.
+   serve` still holds the database. Reported: median/min/max wall time, the
+   child's peak RSS (ru_maxrss from os.wait4 in a tiny launcher) next to the
+   targets, and the JSON's totals.requests / totals.sessions against what the
+   generator sent.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ TARGET_RSS_MB = 100.0
 # 12 times the range; one that scans raw rows costs about 12 times more.
 TARGET_YEAR_OVER_MONTH = 1.25
 
+Attr = tuple[str, str | int | float]  # an attribute, typed as Claude Code types it
+Event = tuple[int, str, list[Attr]]  # time_unix_nano, event.name, attributes
+
 RECORDS_PER_SESSION = CALLS_PER_SESSION + 2 * (CALLS_PER_SESSION // TOOL_EVERY)
 HEADERS = {
     "Content-Type": "application/x-protobuf",
@@ -99,7 +103,7 @@ class Plan:
 
 
 # --------------------------------------------------------------------------- generator
-def _add_attrs(attributes: Any, attrs: list[tuple[str, str | int | float]]) -> None:
+def _add_attrs(attributes: Any, attrs: list[Attr]) -> None:
     """Append KeyValues in place (add + set is about 3x faster than building KeyValue messages)."""
     add = attributes.add
     for key, value in attrs:
@@ -123,14 +127,14 @@ def _uuid(rnd: random.Random) -> str:
 
 # Attributes every api_request carries besides the common ones: Claude Code's types
 # (ints for tokens and duration, a double for cost), the stub's fixed usage.
-API_ATTRS: list[tuple[str, str | int | float]] = [
+API_ATTRS: list[Attr] = [
     ("model", "claude-opus-4-8"), ("input_tokens", 1234), ("output_tokens", 87), ("cache_read_tokens", 4321),
     ("cache_creation_tokens", 567), ("cost_usd", 0.01404925), ("duration_ms", 300), ("speed", "normal"),
     ("query_source", "sdk"),
 ]
 
 
-def session_events(day: dt.date, rnd: random.Random) -> list[tuple[int, str, list[tuple[str, str | int | float]]]]:
+def session_events(day: dt.date, rnd: random.Random) -> list[Event]:
     """One session's log records as (time_ns, event, attributes), in order.
 
     Starts between 08:00 and 20:00 UTC and lasts 1-2 h, so it ends before midnight:
@@ -141,12 +145,12 @@ def session_events(day: dt.date, rnd: random.Random) -> list[tuple[int, str, lis
     step = int((3600 + rnd.random() * 3600) * 1e9) // CALLS_PER_SESSION
     session_id = _uuid(rnd)
     common = [("user.id", USER_ID), ("session.id", session_id), ("terminal.type", "xterm")]
-    out: list[tuple[int, str, list[tuple[str, str | int | float]]]] = []
+    out: list[Event] = []
     seq = 0
 
-    def add(t: int, event: str, prompt_id: str, extra: list[tuple[str, str | int | float]]) -> None:
+    def add(t: int, event: str, prompt_id: str, extra: list[Attr]) -> None:
         nonlocal seq
-        attrs = [*common, ("event.name", event), ("event.timestamp", _iso(t)), ("event.sequence", seq),
+        attrs: list[Attr] = [*common, ("event.name", event), ("event.timestamp", _iso(t)), ("event.sequence", seq),
                  ("prompt.id", prompt_id), *extra]
         out.append((t, event, attrs))
         seq += 1
@@ -166,12 +170,12 @@ def session_events(day: dt.date, rnd: random.Random) -> list[tuple[int, str, lis
     return out
 
 
-def day_events(day: dt.date) -> list[tuple[int, str, list[tuple[str, str | int | float]]]]:
+def day_events(day: dt.date) -> list[Event]:
     rnd = random.Random(f"agentwatch-summary-bench {day.isoformat()}")  # same data on every run
     return [e for _ in range(SESSIONS_PER_DAY) for e in session_events(day, rnd)]
 
 
-def encode_request(events: list[tuple[int, str, list[tuple[str, str | int | float]]]]) -> bytes:
+def encode_request(events: list[Event]) -> bytes:
     """An ExportLogsServiceRequest as Claude Code sends it: one resource, the events scope, string bodies."""
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
@@ -185,7 +189,8 @@ def encode_request(events: list[tuple[int, str, list[tuple[str, str | int | floa
         rec = sl.log_records.add(time_unix_nano=t, observed_time_unix_nano=t)
         rec.body.string_value = f"claude_code.{event}"
         _add_attrs(rec.attributes, attrs)
-    return req.SerializeToString()
+    body: bytes = req.SerializeToString()
+    return body
 
 
 # --------------------------------------------------------------------------- load clients

@@ -18,10 +18,14 @@ FORBIDDEN = {
     "store": ("agentwatch.normalise", "agentwatch.receive", "agentwatch.query"),
     "query": ("agentwatch.store.writer", "agentwatch.receive", "agentwatch.normalise"),
     "receive": ("agentwatch.query", "agentwatch.serve", "agentwatch.cli"),
+    # Surfaces read through query only, so every surface shows the same figures.
+    "report": ("agentwatch.store", "agentwatch.normalise", "agentwatch.receive", "agentwatch.serve"),
 }
 THIRD_PARTY = {
     "normalise": ("sqlite3", "sqlite_utils", "aiohttp", "grpc", "textual"),
     "store": ("aiohttp", "grpc", "textual", "opentelemetry"),
+    "query": ("aiohttp", "grpc", "textual", "opentelemetry"),
+    "report": ("aiohttp", "grpc", "textual", "opentelemetry", "sqlite3"),
 }
 
 
@@ -57,3 +61,14 @@ def test_importing_serve_does_not_load_textual() -> None:
     code = "import sys, agentwatch.serve; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_summary_loads_no_listener_or_protobuf_code(tmp_path: Path) -> None:
+    # `agentwatch summary` is answered in well under a second only if it skips these imports.
+    code = (
+        "import sys; from agentwatch.cli import main; "
+        f"main(['summary', '--json', '--db', {str(tmp_path / 'none.db')!r}]); "
+        "print(sorted(m for m in ('aiohttp', 'grpc', 'google.protobuf', 'textual', 'sqlite_utils') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

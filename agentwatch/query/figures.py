@@ -42,10 +42,15 @@ class Tally:
         self.values = [add(a, b) for a, b in zip(self.values, values)]
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"sessions": len(self.sessions)}
-        for name, value in zip(MEASURES, self.values):
-            out[name] = _clean(name, value)
-        return out
+        return figures(len(self.sessions), self.values)
+
+
+def figures(sessions: int, values: Iterable[Any]) -> dict[str, Any]:
+    """The figures in their public order and types: M of the summary JSON."""
+    out: dict[str, Any] = {"sessions": sessions}
+    for name, value in zip(MEASURES, values):
+        out[name] = _clean(name, value)
+    return out
 
 
 def _clean(name: str, value: Any) -> Any:

@@ -159,6 +159,13 @@ def _rollup_upsert(row: str) -> str:
         VALUES ({row}.time_ns / {BUCKET_NS}, {row}.session_id, {row}.model, {row}.rank,
                 {row}.kind IN {_ACTIVE_KINDS}, {vals})
         ON CONFLICT (bucket, session_id, model, rank) DO UPDATE SET
+            activity = activity + excluded.activity, {sets};
+        INSERT INTO session_rollups (session_id, model, rank, first_bucket, last_bucket, activity, {cols})
+        VALUES ({row}.session_id, {row}.model, {row}.rank, {row}.time_ns / {BUCKET_NS},
+                {row}.time_ns / {BUCKET_NS}, {row}.kind IN {_ACTIVE_KINDS}, {vals})
+        ON CONFLICT (session_id, model, rank) DO UPDATE SET
+            first_bucket = min(first_bucket, excluded.first_bucket),
+            last_bucket = max(last_bucket, excluded.last_bucket),
             activity = activity + excluded.activity, {sets};"""
 
 
@@ -169,7 +176,9 @@ def _rollup_remove(row: str) -> str:
     return f"""
         UPDATE rollups SET activity = activity - ({row}.kind IN {_ACTIVE_KINDS}), {sets}
         WHERE bucket = {row}.time_ns / {BUCKET_NS} AND session_id = {row}.session_id
-          AND model = {row}.model AND rank = {row}.rank;"""
+          AND model = {row}.model AND rank = {row}.rank;
+        UPDATE session_rollups SET activity = activity - ({row}.kind IN {_ACTIVE_KINDS}), {sets}
+        WHERE session_id = {row}.session_id AND model = {row}.model AND rank = {row}.rank;"""
 
 
 def _session_touch(row: str, ids: str) -> str:
@@ -247,6 +256,21 @@ def m002_normalised(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (bucket, session_id, model, rank)
         ) WITHOUT ROWID;
         CREATE INDEX rollups_session ON rollups (session_id);
+
+        -- The same sums per session, model and rank over the session's whole life, with
+        -- the first and last bucket it touched (bounds only ever widen). A summary takes
+        -- a session that lies within one day from here, reading one row instead of one
+        -- per quarter hour; only sessions that cross a day boundary read `rollups`.
+        CREATE TABLE session_rollups (
+            session_id INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            rank INTEGER NOT NULL,
+            first_bucket INTEGER NOT NULL,
+            last_bucket INTEGER NOT NULL,
+            activity INTEGER NOT NULL,
+            {measures},
+            PRIMARY KEY (session_id, model, rank)
+        ) WITHOUT ROWID;
 
         -- Which agents sent anything in each 15 minutes, counted or not (a Cline
         -- lifecycle record still shows Cline is connected).

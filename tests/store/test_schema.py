@@ -181,6 +181,29 @@ EXPECTED_TABLES: dict[str, list[tuple[str, str, int, int]]] = {
         ("tool_accepted", "INTEGER", 0, 0),
         ("tool_rejected", "INTEGER", 0, 0),
     ],
+    "session_rollups": [
+        ("session_id", "INTEGER", 1, 1),
+        ("model", "TEXT", 1, 2),
+        ("rank", "INTEGER", 1, 3),
+        ("first_bucket", "INTEGER", 1, 0),
+        ("last_bucket", "INTEGER", 1, 0),
+        ("activity", "INTEGER", 1, 0),
+        ("requests", "INTEGER", 0, 0),
+        ("errors", "INTEGER", 0, 0),
+        ("input_tokens", "INTEGER", 0, 0),
+        ("output_tokens", "INTEGER", 0, 0),
+        ("cache_read_tokens", "INTEGER", 0, 0),
+        ("cache_write_tokens", "INTEGER", 0, 0),
+        ("reasoning_tokens", "INTEGER", 0, 0),
+        ("cost_usd", "REAL", 0, 0),
+        ("lines_added", "INTEGER", 0, 0),
+        ("lines_removed", "INTEGER", 0, 0),
+        ("commits", "INTEGER", 0, 0),
+        ("pull_requests", "INTEGER", 0, 0),
+        ("tool_calls", "INTEGER", 0, 0),
+        ("tool_accepted", "INTEGER", 0, 0),
+        ("tool_rejected", "INTEGER", 0, 0),
+    ],
     "presence": [
         ("bucket", "INTEGER", 1, 1),
         ("agent", "TEXT", 1, 2),
@@ -214,7 +237,9 @@ EXPECTED_INDEXES = {
     ("facts", ("trace_id",), 0),
     ("rollups", ("session_id",), 0),
 }
-WITHOUT_ROWID = {"resources", "scopes", "agent_totals", "rollups", "presence", "series", "trace_sessions"}
+WITHOUT_ROWID = {
+    "resources", "scopes", "agent_totals", "rollups", "session_rollups", "presence", "series", "trace_sessions",
+}  # fmt: skip
 
 
 def _tables(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str, int, int]]]:
