@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import os
 import sqlite3
@@ -237,6 +236,8 @@ def _serve(args: argparse.Namespace, db: Path) -> int:
 
     from agentwatch.serve import StartupError, serve
     from agentwatch.store.connect import StoreError
+
+    import logging
 
     logging.basicConfig(level=logging.INFO, format="agentwatch: %(message)s", stream=sys.stderr)
     settings = serve_settings(args, db)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
 
+from agentwatch.measures import MEASURES  # noqa: F401 - re-exported: the facts' figures
+
 
 class Signal(str, Enum):
     LOGS = "logs"
@@ -132,26 +134,6 @@ class Batch:
 
 
 # -- normalised facts ------------------------------------------------------------
-# The figures a summary adds up, in the order of the facts and rollups columns. Each
-# family (requests+errors, each token type, cost, lines, commits, pull requests, tool
-# calls, decisions) is NULL where no record carried it, never a made-up 0.
-MEASURES = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "lines_added",
-    "lines_removed",
-    "commits",
-    "pull_requests",
-    "tool_calls",
-    "tool_accepted",
-    "tool_rejected",
-)
 
 
 class Kind(str, Enum):

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "agentwatch"
 
 # layer → agentwatch modules (prefixes) it must never import, with the reason.
 FORBIDDEN = {
-    "records": ("agentwatch",),  # stdlib only: every layer imports it
+    "records": ("agentwatch.normalise", "agentwatch.store", "agentwatch.query", "agentwatch.receive"),  # stdlib only (+ measures)
     "normalise": ("agentwatch.store", "agentwatch.receive", "agentwatch.query", "agentwatch.serve"),
     "store": ("agentwatch.normalise", "agentwatch.receive", "agentwatch.query"),
     "query": ("agentwatch.store.writer", "agentwatch.receive", "agentwatch.normalise"),

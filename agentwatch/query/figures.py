@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from agentwatch.records import MEASURES
+from agentwatch.measures import MEASURES
 
 FIGURES = ("sessions", *MEASURES)
 # Which precedence channel each measure competes in (see schema m002).
