@@ -1,5 +1,7 @@
-"""The figures every surface shows, by name; in their own module so a read-only
-command can import them without loading the record types (a cold start counts)."""
+"""The figures every surface shows, by name, and the time grain they are kept at.
+
+In their own module so a read-only command can import them without loading the
+record types (a cold start counts)."""
 
 from __future__ import annotations
 
@@ -23,3 +25,7 @@ MEASURES = (
     "tool_accepted",
     "tool_rejected",
 )
+
+# Figures are kept per 15 minutes of UTC: every zone's offset is a whole number of
+# quarter hours, so each local day is an exact run of buckets in any zone.
+BUCKET_NS = 900 * 10**9

@@ -122,6 +122,7 @@ class Batch:
     points: tuple[PointRow, ...] = ()
     spans: tuple[SpanRow, ...] = ()
     facts: tuple["Fact", ...] = ()  # what the adapters derived from these rows
+    presence: tuple[tuple[int, str], ...] = ()  # (15-minute bucket, agent) of every row, counted or not
 
     @property
     def rows(self) -> tuple[LogRow, ...] | tuple[PointRow, ...] | tuple[SpanRow, ...]:

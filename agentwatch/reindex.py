@@ -24,9 +24,8 @@ from typing import Any, Callable, TextIO
 
 from agentwatch.normalise.derive import Derivation
 from agentwatch.records import LogRow, PointRow, Signal, SpanRow
-from agentwatch.store.facts import insert_facts
-from agentwatch.store.schema import BUCKET_NS
-from agentwatch.store.writer import PRESENCE_SQL
+from agentwatch.measures import BUCKET_NS
+from agentwatch.store.facts import insert_facts, insert_presence
 
 _ROWS = {
     Signal.LOGS: ("log_records", LogRow),
@@ -93,7 +92,6 @@ def _derive_all(conn: sqlite3.Connection, cutoff: int | None, progress: Callable
     facts = 0
     for done, (batch_id, signal) in enumerate(batches, 1):
         facts += _derive_batch(conn, batch_id, Signal(signal), resources, scopes, cutoff)
-        conn.execute(PRESENCE_SQL[signal], (batch_id,))
         if progress is not None:
             progress(done, len(batches))
     return len(batches), facts
@@ -126,8 +124,11 @@ def _derive_batch(
             sinks[pair] = derivation.for_scope(signal, row.resource_key, service, attributes, scopes[row.scope_key])
         sinks[pair](row, json.loads(row.attributes))
     facts = derivation.facts
+    presence = derivation.presence
     if cutoff is not None:
         facts = [f for f in facts if f.time_ns >= cutoff]
+        presence = {p for p in presence if p[0] >= cutoff // BUCKET_NS}
+    insert_presence(conn, presence)
     return insert_facts(conn, facts, baseline_before=cutoff)
 
 

@@ -8,10 +8,12 @@ deriving facts costs no second walk of the protobuf and no JSON parse.
 from __future__ import annotations
 
 import logging
+import operator
 from typing import Any, Callable
 
 from agentwatch.normalise.adapters import registry
 from agentwatch.normalise.adapters.base import Adapter, Attrs, Origin, labels_of
+from agentwatch.measures import BUCKET_NS
 from agentwatch.records import Fact, LogRow, PointRow, Signal, SpanRow
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ class Derivation:
     def __init__(self) -> None:
         self.facts: list[Fact] = []
         self.failures = 0
+        # Which agent sent something when, under the name its adapter gives it (not the
+        # raw service.name, which a global OTEL_SERVICE_NAME may have changed).
+        self.presence: set[tuple[int, str]] = set()
 
     def for_scope(
         self, signal: Signal, resource_key: bytes, service: str | None, resource: Attrs, scope: str
@@ -46,7 +51,14 @@ class Derivation:
         if adapter is not None:
             origin = Origin(resource_key, service, resource, scope, adapter.agent_for(service), labels)
             read = _reader(adapter, signal)
-            return lambda row, attrs: self._read(read, origin, row, attrs)
+            when = _TIME[signal]
+            presence = self.presence
+
+            def sink(row: Any, attrs: Attrs) -> None:
+                presence.add((when(row) // BUCKET_NS, origin.agent))
+                self._read(read, origin, row, attrs)
+
+            return sink
         return self._by_name(signal, resource_key, service, resource, scope, labels)
 
     def _by_name(
@@ -60,6 +72,7 @@ class Derivation:
             if origin is None:
                 origin = Origin(resource_key, service, resource, scope, adapter.agent_for(service), labels)
                 origins[id(adapter)] = origin
+            self.presence.add((_TIME[signal](row) // BUCKET_NS, origin.agent))
             self._read(_reader(adapter, signal), origin, row, attrs)
 
         return sink
@@ -77,6 +90,14 @@ class Derivation:
             self.failures += 1
             if self.failures == 1:
                 log.warning("%s adapter failed on a record (%s); its row is stored", origin.agent, type(exc).__name__)
+
+
+# A row's own time: what decides the day it counts in.
+_TIME: dict[Signal, Callable[[Any], int]] = {
+    Signal.LOGS: operator.attrgetter("time_ns"),
+    Signal.METRICS: operator.attrgetter("time_ns"),
+    Signal.TRACES: operator.attrgetter("start_ns"),
+}
 
 
 def _reader(adapter: Adapter, signal: Signal) -> Callable[[Origin, Any, Attrs], list[Fact]]:

@@ -608,4 +608,5 @@ def batch_of(
         tuple(interner.scopes.values()),
         **{shape.field: tuple(rows)},
         facts=tuple(derive.facts) if derive is not None else (),
+        presence=tuple(derive.presence) if derive is not None else (),
     )

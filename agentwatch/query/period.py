@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-BUCKET_NS = 900 * 10**9  # the same as store.schema.BUCKET_NS; query may not import the writer side
+from agentwatch.measures import BUCKET_NS
+
 NS = 10**9
 
 

@@ -75,6 +75,11 @@ def insert_facts(conn: sqlite3.Connection, facts: Iterable[Fact], baseline_befor
     return len(rows)
 
 
+def insert_presence(conn: sqlite3.Connection, presence: Iterable[tuple[int, str]]) -> None:
+    """Which agents sent anything per 15 minutes, counted or not (a summary lists them)."""
+    conn.executemany("INSERT OR IGNORE INTO presence (bucket, agent) VALUES (?, ?)", presence)
+
+
 def _ensure_sessions(conn: sqlite3.Connection, facts: list[Fact]) -> None:
     wanted: dict[tuple[str, str, str], str | None] = {}
     for f in facts:

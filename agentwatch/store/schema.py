@@ -13,6 +13,8 @@ import sqlite3
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from agentwatch.measures import BUCKET_NS
+
 migrations = Migrations("agentwatch")
 
 
@@ -140,7 +142,6 @@ _M002_MEASURES = (
     "cache_write_tokens", "reasoning_tokens", "cost_usd", "lines_added", "lines_removed",
     "commits", "pull_requests", "tool_calls", "tool_accepted", "tool_rejected",
 )  # fmt: skip
-BUCKET_NS = 900 * 10**9  # rollups are per 15 minutes: every zone's midnight falls on one
 _ACTIVE_KINDS = "('request', 'usage', 'tool', 'decision')"
 
 

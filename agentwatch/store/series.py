@@ -10,7 +10,7 @@ writer in the ingest transaction, so they survive an agentwatch restart.
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from agentwatch.records import MEASURES, Fact
 
@@ -67,7 +67,7 @@ def _advance(conn: sqlite3.Connection, fact: Fact, total: float, baseline_before
 
 
 def _scaled(fact: Fact, total: float, increase: float) -> Fact:
-    changes: dict[str, int | float] = {}
+    changes: dict[str, Any] = {}  # measure → increase (typed Any: _replace checks each field apart)
     for name in MEASURES:
         value = getattr(fact, name)
         # Measures equal to the point's total grow with it; a family member the point

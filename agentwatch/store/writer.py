@@ -25,8 +25,7 @@ from typing import Any, Callable, TypeVar
 from agentwatch.records import Batch, LogRow, PointRow, SpanRow
 from agentwatch.store import schema
 from agentwatch.store.connect import BUSY_TIMEOUT_MS, StoreError, open_writer
-from agentwatch.store.facts import insert_facts
-from agentwatch.store.schema import BUCKET_NS
+from agentwatch.store.facts import insert_facts, insert_presence
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +68,6 @@ TABLES = {
     "logs": _table("log_records", LogRow._fields),
     "metrics": _table("metric_points", PointRow._fields),
     "traces": _table("spans", SpanRow._fields),
-}
-
-# The agents each stored row came from, per 15 minutes of the row's own time.
-PRESENCE_SQL = {
-    signal: f"INSERT OR IGNORE INTO presence (bucket, agent) SELECT DISTINCT t.{time} / {BUCKET_NS}, r.agent "
-    f"FROM {table} t JOIN resources r ON r.key = t.resource_key WHERE t.batch_id = ?"
-    for signal, table, time in (
-        ("logs", "log_records", "time_ns"),
-        ("metrics", "metric_points", "time_ns"),
-        ("traces", "spans", "start_ns"),
-    )
 }
 
 # Jobs waiting longer than this are answered 503 without trying: the client's
@@ -370,7 +358,7 @@ def insert_batch(conn: sqlite3.Connection, batch: Batch) -> Committed:
     stored_by_agent = _insert_rows(conn, table, batch, rows)
     stored = sum(stored_by_agent.values())
     conn.execute("UPDATE batches SET stored = ? WHERE id = ?", (stored, batch_id))
-    conn.execute(PRESENCE_SQL[batch.signal.value], (batch_id,))
+    insert_presence(conn, batch.presence)
     insert_facts(conn, batch.facts)
     conn.executemany(
         "INSERT INTO agent_totals (agent, signal, rows, last_received_ns) VALUES (?, ?, ?, ?) "
