@@ -126,9 +126,12 @@ def _collect(conn: sqlite3.Connection, period: Period, bounds: dict[str, int]) -
         period=period,
         totals=figures(total_sessions, totals),
         by_agent=[{"agent": a, **figures(by_agent.get((a,), 0), agents[a])} for a in sorted(agents)],
+        # A model row whose every figure is unknown only repeats sessions counted under
+        # their models (records that lost to a better source, or came before any call).
         by_model=[
             {"agent": a, "model": m or None, **figures(by_model.get((a, m), 0), models[(a, m)])}
             for a, m in sorted(models)
+            if any(v is not None for v in models[(a, m)])
         ],
         by_day=[{"date": dates[d], **figures(by_day.get((d,), 0), days[d])} for d in sorted(days)],
     )

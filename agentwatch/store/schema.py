@@ -202,9 +202,10 @@ def m002_normalised(db: sqlite_utils.Database) -> None:
     """Sessions, facts and their 15-minute rollups, kept by triggers in the ingest transaction.
 
     A fact is one model call, tool call, decision, output figure or metric increase.
-    Its key merges the records that describe the same thing (and ignores re-sends);
-    the triggers keep `rollups` equal to the sum of `facts`, so summaries never scan
-    facts. Each session keeps, per channel (usage, tools, output), the lowest rank of
+    Its key merges the records that describe the same thing (and ignores re-sends).
+    `rollups` always equals the sum of `facts`, so summaries never scan facts: the
+    writer adds new facts to it per batch (store/facts.py), and these triggers take
+    a changed or deleted fact's old values out and put the new ones in. Each session keeps, per channel (usage, tools, output), the lowest rank of
     any source it has: summaries count a channel's figures only from that source, which
     is how one figure reported twice (a metric and an event) is counted once.
     """
@@ -296,11 +297,6 @@ def m002_normalised(db: sqlite_utils.Database) -> None:
             trace_id BLOB PRIMARY KEY,
             session_id INTEGER NOT NULL
         ) WITHOUT ROWID;
-
-        CREATE TRIGGER facts_added AFTER INSERT ON facts BEGIN
-            {_rollup_upsert("NEW")}
-            {_session_touch("NEW", "(NEW.session_id, NEW.home_id)")}
-        END;
 
         CREATE TRIGGER facts_changed AFTER UPDATE ON facts BEGIN
             {_rollup_remove("OLD")}

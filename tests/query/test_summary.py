@@ -201,12 +201,25 @@ def test_records_without_a_session_count_their_figures_but_are_no_session(conn: 
     assert [strip(r) for r in out["by_agent"]] == [expect(0, requests=1, errors=0, input_tokens=5)]
 
 
-def test_by_model_names_the_model_or_null(conn: Any) -> None:
-    # a call on opus (input 3) and a tool call naming no model: two model rows, one session
+def test_a_tool_call_naming_no_model_is_filed_under_the_call_before_it(conn: Any) -> None:
+    # a call on opus (input 3), then a tool call naming no model: one opus row with both
     store(
         conn,
         call("2026-11-23T10:00:00", model="claude-opus-4-8", input_tokens=3),
         fact(Kind.TOOL, "2026-11-23T10:00:10", tool_calls=1, tool_accepted=1, tool_rejected=0),
+    )
+    out = read(conn, "2026-11-23", "2026-11-23")
+    assert [(r["agent"], r["model"], r["requests"], r["tool_calls"]) for r in out["by_model"]] == [
+        ("claude-code", "claude-opus-4-8", 1, 1),
+    ]
+
+
+def test_by_model_names_the_model_or_null(conn: Any) -> None:
+    # a tool call before any call of its session keeps no model: a null model row of its own
+    store(
+        conn,
+        fact(Kind.TOOL, "2026-11-23T09:59:50", tool_calls=1, tool_accepted=1, tool_rejected=0),
+        call("2026-11-23T10:00:00", model="claude-opus-4-8", input_tokens=3),
     )
     out = read(conn, "2026-11-23", "2026-11-23")
     assert [(r["agent"], r["model"], r["requests"], r["tool_calls"]) for r in out["by_model"]] == [

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from hashlib import blake2b
 from typing import Any, Protocol
 
@@ -142,12 +143,33 @@ def key_of(*parts: str | bytes) -> bytes:
     return h.digest()
 
 
+_LABEL_SET = frozenset(LABEL_KEYS)
+
+
+def _label_pairs(values: Attrs) -> tuple[tuple[str, Any], ...]:
+    keys = _LABEL_SET.intersection(values)  # most records carry none: one C-level pass
+    if not keys:
+        return ()
+    return tuple(
+        sorted((k, v) for k in keys if isinstance(v := values[k], (str, int)) and not isinstance(v, bool))
+    )
+
+
+@lru_cache(maxsize=4096)
+def _labels_json(pairs: tuple[tuple[str, Any], ...]) -> str:
+    return json.dumps(dict(pairs), sort_keys=True)
+
+
 def labels_of(resource: Attrs, extra: Attrs | None = None) -> str | None:
-    """The session labels (user, team, project, ...) a record's resource carries."""
-    found = {k: v for k, v in resource.items() if k in LABEL_KEYS and isinstance(v, (str, int))}
+    """The session labels (user, team, project, ...) a record and its resource carry.
+
+    Called for every record, and a user's labels repeat on all of them: the JSON is
+    built once per distinct set.
+    """
+    pairs = _label_pairs(resource)
     if extra:
-        found.update({k: v for k, v in extra.items() if k in LABEL_KEYS and isinstance(v, (str, int))})
-    return json.dumps(found, sort_keys=True) if found else None
+        pairs += _label_pairs(extra)  # the record's own value wins (dict keeps the last)
+    return _labels_json(pairs) if pairs else None
 
 
 def decision_counts(decision: str | None, accepted: frozenset[str], rejected: frozenset[str]) -> tuple[int | None, int | None]:

@@ -82,16 +82,17 @@ def test_a_captured_turn_is_counted_once_from_events_metrics_and_spans(tmp_path:
 def test_the_router_model_and_the_main_model_are_apart(tmp_path: Path) -> None:
     derived = replayed(tmp_path, "gemini-cli/http_default")
     models = {r["model"]: r for r in derived.summary["by_model"]}
-    assert set(models) == {"gemini-3.5-flash-lite", "gemini-3.8-flash", None}
+    assert set(models) == {"gemini-3.5-flash-lite", "gemini-3.8-flash"}
     router, main = models["gemini-3.5-flash-lite"], models["gemini-3.8-flash"]
     # Router: 1 call, 4567 in, 89 + 44 = 133 out; main: 3 calls, 3 × 4567, 3 × 133.
     assert (router["requests"], router["input_tokens"], router["output_tokens"]) == (1, 4567, 133)
     assert (router["cache_read_tokens"], router["reasoning_tokens"]) == (2048, 44)
     assert (main["requests"], main["input_tokens"], main["output_tokens"]) == (3, 13701, 399)
     assert (main["cache_read_tokens"], main["reasoning_tokens"]) == (6144, 132)
-    assert router["tool_calls"] is None and main["lines_added"] is None
-    # Tool events and lines.changed name no model: their row is model — and holds only those.
-    assert (models[None]["tool_calls"], models[None]["lines_added"], models[None]["requests"]) == (2, 6, None)
+    # Tool events and lines.changed name no model: they are filed under the call before them,
+    # which is a main call each time (the router's comes first and asks for no tool).
+    assert router["tool_calls"] is None and router["lines_added"] is None
+    assert (main["tool_calls"], main["lines_added"]) == (2, 6)
     (session,) = derived.sessions
     assert (session["agent"], session["id"]) == ("gemini-cli", "5c36500e-1afb-48ba-9811-63d792b3f420")
     assert session["models"] == ["gemini-3.5-flash-lite", "gemini-3.8-flash"]

@@ -72,10 +72,10 @@ def test_the_captured_turn_is_counted_once_from_events_and_metrics(tmp_path: Pat
     assert [d["date"] for d in derived.summary["by_day"]] == ["2026-11-23"]
     assert "adapter failed" not in derived.stderr
     models = {r["model"]: r for r in derived.summary["by_model"]}
-    assert set(models) == {"qwen3-coder-plus", None}
+    assert set(models) == {"qwen3-coder-plus"}
     assert (models["qwen3-coder-plus"]["requests"], models["qwen3-coder-plus"]["input_tokens"]) == (3, 9630)
-    # Tool events name no model: their row is model — and holds the tool and line figures.
-    assert (models[None]["tool_calls"], models[None]["lines_added"], models[None]["requests"]) == (2, 6, None)
+    # Tool events name no model: they are filed under the call before them, with their lines.
+    assert (models["qwen3-coder-plus"]["tool_calls"], models["qwen3-coder-plus"]["lines_added"]) == (2, 6)
     (session,) = derived.sessions
     assert (session["agent"], session["id"], session["models"]) == ("qwen-code", SESSION, ["qwen3-coder-plus"])
     assert (session["requests"], session["output_tokens"], session["lines_added"]) == (3, 231, 6)
