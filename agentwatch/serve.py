@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import sqlite3
-import sys
 import threading
 import time
 import traceback

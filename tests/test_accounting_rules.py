@@ -36,7 +36,7 @@ from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExp
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     AGGREGATION_TEMPORALITY_CUMULATIVE,
@@ -56,6 +56,7 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExp
 from opentelemetry.sdk.resources import Resource as SdkResource
 from support.accounting import cli_json, figures, summary_json
 from support.listener import Listener, query, start_listener
+from support.otlp_build import key_values
 
 # -- expected figures ------------------------------------------------------------------
 # The 15 measures of issue 4's JSON shape, written out (not imported): every test
@@ -121,29 +122,15 @@ def at(text: str) -> int:
 T0 = at("2026-11-23T10:00:00+00:00")  # midday UTC: every zone tested below still calls it the 23rd
 
 
-def kv(values: dict[str, Any]) -> list[KeyValue]:
-    out = []
-    for key, value in values.items():
-        if isinstance(value, bool):
-            any_value = AnyValue(bool_value=value)
-        elif isinstance(value, int):
-            any_value = AnyValue(int_value=value)
-        elif isinstance(value, float):
-            any_value = AnyValue(double_value=value)
-        else:
-            any_value = AnyValue(string_value=value)
-        out.append(KeyValue(key=key, value=any_value))
-    return out
-
 
 def resource(service: str = "claude-code", **extra: str) -> Resource:
-    return Resource(attributes=kv({"service.name": service, "service.version": "2.1.197", **extra}))
+    return Resource(attributes=key_values({"service.name": service, "service.version": "2.1.197", **extra}))
 
 
 def point(value: float, start: int, end: int, attributes: dict[str, Any]) -> NumberDataPoint:
     # Claude's sums are doubles on the wire, tokens included.
     return NumberDataPoint(
-        as_double=float(value), start_time_unix_nano=start, time_unix_nano=end, attributes=kv(attributes)
+        as_double=float(value), start_time_unix_nano=start, time_unix_nano=end, attributes=key_values(attributes)
     )
 
 
@@ -163,7 +150,7 @@ def event(name: str, time_ns: int, attributes: dict[str, Any], observed_ns: int 
         time_unix_nano=time_ns,
         observed_time_unix_nano=observed_ns,
         body=AnyValue(string_value=f"claude_code.{name}"),
-        attributes=kv({"event.name": name, **attributes}),
+        attributes=key_values({"event.name": name, **attributes}),
     )
 
 
@@ -600,7 +587,7 @@ def _genai_chat_span(conversation: str, input_tokens: int, output_tokens: int, s
         kind=Span.SPAN_KIND_CLIENT,
         start_time_unix_nano=start,
         end_time_unix_nano=start + S,
-        attributes=kv({
+        attributes=key_values({
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": "openai",
             "gen_ai.request.model": "gpt-4.1",

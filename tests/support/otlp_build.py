@@ -8,7 +8,7 @@ by byte (protobuf wire format), replies are decoded the same way.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 from google.protobuf import json_format
 from google.rpc import status_pb2
@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
@@ -153,3 +153,37 @@ def gzip_of_zeros(total: int, segment: int = 16 * 1024 * 1024) -> bytes:
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name, mtime 0, max compression
     trailer = struct.pack("<II", crc, total & 0xFFFFFFFF)
     return header + block * (total // segment) + final + trailer
+
+
+def any_value(value: object) -> AnyValue:
+    """A Python value as an OTLP AnyValue (bool before int: a bool is an int in Python)."""
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, dict):
+        return AnyValue(kvlist_value=KeyValueList(values=key_values(value)))
+    return AnyValue(string_value=str(value))
+
+
+def key_values(attrs: Mapping[str, object]) -> list[KeyValue]:
+    return [KeyValue(key=k, value=any_value(v)) for k, v in attrs.items()]
+
+
+def json_any_value(value: object) -> dict[str, Any]:
+    """The same in OTLP/JSON, int64 as a JSON number (as the JS exporters send it)."""
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": value}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, dict):
+        return {"kvlistValue": {"values": json_key_values(value)}}
+    return {"stringValue": str(value)}
+
+
+def json_key_values(attrs: Mapping[str, object]) -> list[dict[str, Any]]:
+    return [{"key": k, "value": json_any_value(v)} for k, v in attrs.items()]

@@ -37,7 +37,7 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs, SeverityNumber
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     AggregationTemporality,
@@ -57,6 +57,7 @@ from agentwatch.normalise.adapters.codex import ADAPTER, TOOL_PHASE, home_of
 from agentwatch.records import Kind, LogRow, PointRow, SpanRow
 from support.accounting import figures, replayed
 from support.replay import FIXTURES
+from support.otlp_build import key_values
 
 SCENARIOS = ["codex/http_binary_logprompt", "codex/http_json_default_prompt_redaction"]
 
@@ -218,16 +219,8 @@ SHARED: dict[str, Any] = {
 }
 
 
-def _value(value: object) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    return AnyValue(string_value=str(value))
 
 
-def _kvs(attrs: dict[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=_value(v)) for k, v in attrs.items()]
 
 
 def _event(i: int, name: str, **attrs: object) -> LogRecord:
@@ -238,7 +231,7 @@ def _event(i: int, name: str, **attrs: object) -> LogRecord:
         severity_number=SeverityNumber.SEVERITY_NUMBER_INFO,
         severity_text="INFO",
         event_name="event otel/src/events/session_telemetry.rs:803",
-        attributes=_kvs({"event.name": name, **attrs, **COMMON}),
+        attributes=key_values({"event.name": name, **attrs, **COMMON}),
     )
 
 
@@ -305,7 +298,7 @@ def _span(span: int, name: str, attrs: dict[str, Any], parent: int = 0) -> Span:
         kind=Span.SPAN_KIND_INTERNAL,
         start_time_unix_nano=T0 + span * 1_000_000,
         end_time_unix_nano=T0 + span * 1_000_000 + 500_000,
-        attributes=_kvs(attrs),
+        attributes=key_values(attrs),
     )
 
 
@@ -323,7 +316,7 @@ QUIRK_SPANS = [
 
 def _sum(name: str, value: int, attrs: dict[str, Any]) -> Metric:
     point = NumberDataPoint(
-        as_int=value, start_time_unix_nano=T0, time_unix_nano=T0 + 60 * 10**9, attributes=_kvs(attrs)
+        as_int=value, start_time_unix_nano=T0, time_unix_nano=T0 + 60 * 10**9, attributes=key_values(attrs)
     )
     delta = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
     return Metric(name=name, sum=Sum(data_points=[point], aggregation_temporality=delta, is_monotonic=True))
@@ -331,7 +324,7 @@ def _sum(name: str, value: int, attrs: dict[str, Any]) -> Metric:
 
 def _histogram(name: str, total: float, attrs: dict[str, Any]) -> Metric:
     point = HistogramDataPoint(
-        count=1, sum=total, start_time_unix_nano=T0, time_unix_nano=T0 + 60 * 10**9, attributes=_kvs(attrs)
+        count=1, sum=total, start_time_unix_nano=T0, time_unix_nano=T0 + 60 * 10**9, attributes=key_values(attrs)
     )
     delta = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
     return Metric(name=name, histogram=Histogram(data_points=[point], aggregation_temporality=delta))
@@ -367,7 +360,7 @@ def _quirk_scenario(into: Path) -> Path:
     spans = ExportTraceServiceRequest(
         resource_spans=[
             ResourceSpans(
-                resource=Resource(attributes=_kvs(SHARED)),
+                resource=Resource(attributes=key_values(SHARED)),
                 scope_spans=[ScopeSpans(scope=InstrumentationScope(name="codex_exec"), spans=QUIRK_SPANS)],
             )
         ]
@@ -375,7 +368,7 @@ def _quirk_scenario(into: Path) -> Path:
     logs = ExportLogsServiceRequest(
         resource_logs=[
             ResourceLogs(
-                resource=Resource(attributes=_kvs({**SHARED, "host.name": "vm"})),
+                resource=Resource(attributes=key_values({**SHARED, "host.name": "vm"})),
                 scope_logs=[
                     ScopeLogs(scope=InstrumentationScope(name="codex_otel.log_only"), log_records=QUIRK_EVENTS)
                 ],
@@ -385,7 +378,7 @@ def _quirk_scenario(into: Path) -> Path:
     metrics = ExportMetricsServiceRequest(
         resource_metrics=[
             ResourceMetrics(
-                resource=Resource(attributes=_kvs({**SHARED, "os": "Debian", "os_version": "12.0.0"})),
+                resource=Resource(attributes=key_values({**SHARED, "os": "Debian", "os_version": "12.0.0"})),
                 scope_metrics=[
                     ScopeMetrics(scope=InstrumentationScope(name="codex_otel::metrics::client"), metrics=QUIRK_METRICS)
                 ],

@@ -46,6 +46,7 @@ from agentwatch.normalise.adapters.gemini_cli import ADAPTER, diff_stats
 from agentwatch.records import Kind, LogRow, PointRow, SpanRow
 from support.accounting import Derived, figures, replayed
 from support.replay import FIXTURES
+from support.otlp_build import json_key_values
 
 SCENARIOS = ["gemini-cli/http_default", "gemini-cli/http_traces_enabled"]
 
@@ -158,30 +159,20 @@ def test_spans_alone_give_the_calls_but_no_usage_and_no_decisions(tmp_path: Path
 T0 = 1_795_415_570_000_000_000  # 2026-11-23 06:32:50 UTC, inside the summary's window
 
 
-def _value(value: object) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": value}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    return {"stringValue": str(value)}
 
 
-def _kvs(attrs: dict[str, object]) -> list[dict[str, Any]]:
-    return [{"key": k, "value": _value(v)} for k, v in attrs.items()]
 
 
 def _resource(session: str, service: str = "gemini-cli") -> dict[str, Any]:
     # service.version is Node's, as Gemini CLI sends it.
-    return {"attributes": _kvs({"service.name": service, "service.version": "v20.20.2", "session.id": session})}
+    return {"attributes": json_key_values({"service.name": service, "service.version": "v20.20.2", "session.id": session})}
 
 
 def _event(session: str, n: int, name: str, **attrs: object) -> dict[str, Any]:
     t = str(T0 + n * 1_000_000)
     body = {"stringValue": f"{name} (prose, not a name)"}
     full = {"session.id": session, "event.name": f"gemini_cli.{name}", **attrs}
-    return {"timeUnixNano": t, "observedTimeUnixNano": t, "body": body, "attributes": _kvs(full)}
+    return {"timeUnixNano": t, "observedTimeUnixNano": t, "body": body, "attributes": json_key_values(full)}
 
 
 def _logs(session: str, records: list[dict[str, Any]], service: str = "gemini-cli") -> dict[str, Any]:
@@ -191,7 +182,7 @@ def _logs(session: str, records: list[dict[str, Any]], service: str = "gemini-cl
 
 def _sum(name: str, session: str, total: int, at: int, **attrs: object) -> dict[str, Any]:
     point = {
-        "attributes": _kvs({"session.id": session, **attrs}),
+        "attributes": json_key_values({"session.id": session, **attrs}),
         "startTimeUnixNano": str(T0),
         "timeUnixNano": str(T0 + at * 1_000_000_000),
         "asInt": total,
@@ -243,7 +234,7 @@ QUIRKS = [
                 _event("s-calls", 2, "api_error", model="gemini-pro", status_code=429, duration_ms=5,
                        error="Quota exceeded", **{"error.type": "RESOURCE_EXHAUSTED"}),
                 # The GenAI copy of the answered call, with input and output only: not counted.
-                {**_event("s-calls", 3, "x"), "attributes": _kvs({
+                {**_event("s-calls", 3, "x"), "attributes": json_key_values({
                     "session.id": "s-calls", "event.name": "gen_ai.client.inference.operation.details",
                     "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 10})},
             ],
@@ -297,7 +288,7 @@ QUIRKS = [
         _sum("gemini_cli.tool.call.count", "s-metrics", 1, 2, function_name="replace", decision="reject",
              success=False),
         {"name": "gen_ai.client.token.usage", "histogram": {"aggregationTemporality": 2, "dataPoints": [
-            {"attributes": _kvs({"session.id": "s-metrics", "gen_ai.token.type": "input"}),
+            {"attributes": json_key_values({"session.id": "s-metrics", "gen_ai.token.type": "input"}),
              "startTimeUnixNano": str(T0), "timeUnixNano": str(T0 + 2_000_000_000), "count": 3, "sum": 450.0}]}},
     ])),
 ]

@@ -38,7 +38,7 @@ from typing import Any, Mapping
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
@@ -47,6 +47,7 @@ from agentwatch.normalise.adapters.opencode import ADAPTER
 from agentwatch.records import Kind, LogRow, SpanRow
 from support.accounting import figures, replayed
 from support.replay import FIXTURES
+from support.otlp_build import key_values
 
 SCENARIO = "opencode/otlp_env_aisdk_telemetry"
 SESSION = "ses_df87f3f1cffe8SargY4whoW7x9"
@@ -181,16 +182,8 @@ RESOURCE = {
 }
 
 
-def _value(value: object) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    return AnyValue(string_value=str(value))
 
 
-def _kvs(attrs: Mapping[str, object]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=_value(v)) for k, v in attrs.items()]
 
 
 def _span(
@@ -204,7 +197,7 @@ def _span(
         kind=Span.SPAN_KIND_INTERNAL,
         start_time_unix_nano=T0 + span * 1_000_000,
         end_time_unix_nano=T0 + span * 1_000_000 + 500_000,
-        attributes=_kvs(attrs),
+        attributes=key_values(attrs),
         status=Status(code=Status.STATUS_CODE_ERROR, message="boom") if error else Status(),
     )
 
@@ -264,7 +257,7 @@ def _scenario_of(spans: list[Span], into: Path) -> Path:
     request = ExportTraceServiceRequest(
         resource_spans=[
             ResourceSpans(
-                resource=Resource(attributes=_kvs(RESOURCE)),
+                resource=Resource(attributes=key_values(RESOURCE)),
                 scope_spans=[ScopeSpans(scope=InstrumentationScope(name="opencode", version="1.18.33"), spans=spans)],
             )
         ]

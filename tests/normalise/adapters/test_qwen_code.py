@@ -40,6 +40,7 @@ from agentwatch.normalise.adapters.qwen_code import ADAPTER, thoughts_on_top
 from agentwatch.records import LogRow, SpanRow
 from support.accounting import Derived, figures, replayed
 from support.replay import FIXTURES
+from support.otlp_build import json_key_values
 
 SCENARIO = "qwen-code/http"
 SESSION = "5d839fac-ac38-4fb5-8ea5-6ef077683533"
@@ -120,24 +121,14 @@ def test_without_events_the_metrics_give_usage_and_tools_but_no_lines(tmp_path: 
 T0 = 1_795_415_692_000_000_000  # 2026-11-23 06:34:52 UTC
 
 
-def _value(value: object) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": value}
-    if isinstance(value, dict):
-        return {"kvlistValue": {"values": _kvs(value)}}
-    return {"stringValue": str(value)}
 
 
-def _kvs(attrs: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": k, "value": _value(v)} for k, v in attrs.items()]
 
 
 def _event(session: str, n: int, name: str, **attrs: object) -> dict[str, Any]:
     t = str(T0 + n * 1_000_000)
     full = {"session.id": session, "event.name": f"qwen-code.{name}", **attrs}
-    return {"timeUnixNano": t, "observedTimeUnixNano": t, "body": {"stringValue": "prose"}, "attributes": _kvs(full)}
+    return {"timeUnixNano": t, "observedTimeUnixNano": t, "body": {"stringValue": "prose"}, "attributes": json_key_values(full)}
 
 
 def _usage(inp: int, out: int, thoughts: int, total: int | None, auth: str) -> dict[str, object]:
@@ -188,7 +179,7 @@ def _scenario(into: Path) -> Path:
     otlp.mkdir(parents=True)
     index = []
     for seq, (sid, records) in enumerate(SESSIONS.items(), 1):
-        resource = {"attributes": _kvs({"service.name": "qwen-code", "service.version": "0.15.10", "session.id": sid})}
+        resource = {"attributes": json_key_values({"service.name": "qwen-code", "service.version": "0.15.10", "session.id": sid})}
         scope_logs = [{"scope": {"name": "qwen-code"}, "logRecords": records}]
         body = {"resourceLogs": [{"resource": resource, "scopeLogs": scope_logs}]}
         stem = f"{seq:04d}_http_logs"
