@@ -9,7 +9,11 @@ synchronous=FULL database per pass (so nothing is a re-send). Passes alternate
 between the two paths; medians are printed with their ratio. Prints figures, never
 asserts. Target: the normalised path costs at most 1.5x the raw path.
 
-    .venv/bin/python bench/normalise.py [--passes 7]
+`--mix claude` instead sends 40 requests of 512 Claude Code events (bench/ingest.py's
+payload: api_request, tool_decision, tool_result, user_prompt), where 5 records in 6
+become a fact: the heaviest case for the fact writer.
+
+    .venv/bin/python bench/normalise.py [--passes 7] [--mix captured|claude]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from agentwatch.normalise.derive import Derivation  # noqa: E402
 from agentwatch.normalise.otlp_view import ViewPolicy, batch_of  # noqa: E402
@@ -45,6 +50,17 @@ def load_mix() -> list[tuple[Signal, Encoding, bytes, str, int]]:
             encoding = Encoding.JSON if "json" in req.content_type else Encoding.PROTOBUF
             mix.append((Signal(req.signal), encoding, req.body, req.transport, req.records))
     return mix
+
+
+def claude_mix(requests: int = 40) -> list[tuple[Signal, Encoding, bytes, str, int]]:
+    from ingest import Payload  # bench/ingest.py: Claude-shaped events, times patched per request
+
+    payload = Payload("http/protobuf", 512)
+    now = time.time_ns()
+    return [
+        (Signal.LOGS, Encoding.PROTOBUF, payload.make(1, 1, k, now + k * 512 * 200_000), "http", 512)
+        for k in range(requests)
+    ]
 
 
 def one_pass(mix: list[Any], derive: bool, db: Path) -> dict[str, float]:
@@ -72,10 +88,12 @@ def one_pass(mix: list[Any], derive: bool, db: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--passes", type=int, default=7)
+    parser.add_argument("--mix", choices=("captured", "claude"), default="captured")
     args = parser.parse_args()
-    mix = load_mix()
+    mix = load_mix() if args.mix == "captured" else claude_mix()
     records = sum(m[4] for m in mix)
-    print(f"mix: {len(mix)} requests, {records:,} records from {len(scenarios())} captured scenarios")
+    source = f"{len(scenarios())} captured scenarios" if args.mix == "captured" else "Claude Code events"
+    print(f"mix: {len(mix)} requests, {records:,} records from {source}")
     results: dict[bool, list[dict[str, float]]] = {False: [], True: []}
     with tempfile.TemporaryDirectory() as tmp:
         one_pass(mix, True, Path(tmp) / "warm.db")  # imports, caches
