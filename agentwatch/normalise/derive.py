@@ -46,33 +46,19 @@ class Derivation:
     def for_scope(
         self, signal: Signal, resource_key: bytes, service: str | None, resource: Attrs, scope: str
     ) -> Sink:
-        adapter = registry.adapter_for(service, scope)
+        """The function otlp_view calls for each record of this resource and scope."""
+        fixed = registry.adapter_for(service, scope)  # None: decided per record, by its name
         labels = labels_of(resource)
-        if adapter is not None:
-            origin = Origin(resource_key, service, resource, scope, adapter.agent_for(service), labels)
-            read = _reader(adapter, signal)
-            when = _TIME[signal]
-            presence = self.presence
-
-            def sink(row: Any, attrs: Attrs) -> None:
-                presence.add((when(row) // BUCKET_NS, origin.agent))
-                self._read(read, origin, row, attrs)
-
-            return sink
-        return self._by_name(signal, resource_key, service, resource, scope, labels)
-
-    def _by_name(
-        self, signal: Signal, resource_key: bytes, service: str | None, resource: Attrs, scope: str, labels: str | None
-    ) -> Sink:
         origins: dict[int, Origin] = {}
+        when = _TIME[signal]
 
         def sink(row: Any, attrs: Attrs) -> None:
-            adapter = registry.adapter_for_name(record_name(signal, row, attrs))
+            adapter = fixed or registry.adapter_for_name(record_name(signal, row, attrs))
             origin = origins.get(id(adapter))
             if origin is None:
                 origin = Origin(resource_key, service, resource, scope, adapter.agent_for(service), labels)
                 origins[id(adapter)] = origin
-            self.presence.add((_TIME[signal](row) // BUCKET_NS, origin.agent))
+            self.presence.add((when(row) // BUCKET_NS, origin.agent))
             self._read(_reader(adapter, signal), origin, row, attrs)
 
         return sink

@@ -85,20 +85,16 @@ class Adapter(Protocol):
 # -- reading values defensively ---------------------------------------------------
 # Agents send numbers as strings (Claude's duration_ms "15", Rust exporters' int64),
 # booleans as "true", and floats where ints are meant (Claude's token sums are doubles).
+# Everything read as a number here is a count, a duration or an amount: a negative one
+# (or one too large to add up in SQLite) is garbage, and unknown is better than wrong.
+MAX_NUMBER = 2**53  # beyond this no token count, cost or duration is real, and sums stay exact
+
+
 def as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            number = as_float(value)
-            return int(number) if number is not None else None
-    return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value <= MAX_NUMBER else None
+    number = as_float(value)
+    return int(number) if number is not None else None
 
 
 def as_float(value: Any) -> float | None:
@@ -113,7 +109,7 @@ def as_float(value: Any) -> float | None:
             return None
     else:
         return None
-    return number if math.isfinite(number) else None
+    return number if math.isfinite(number) and 0 <= number <= MAX_NUMBER else None
 
 
 def as_bool(value: Any) -> bool | None:
