@@ -46,14 +46,20 @@ def reindex(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
     """Rebuild facts, rollups and sessions in one transaction on the writer connection."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        cutoff = _cutoff(conn)
-        _clear(conn, cutoff)
-        done, facts = _derive_all(conn, cutoff, progress)
+        result = rebuild(conn, progress)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    return result
+
+
+def rebuild(conn: sqlite3.Connection, progress: Callable[[int, int], None] | None = None) -> Reindexed:
+    """The work of reindex inside the caller's transaction (serve's upgrade runs it on the writer)."""
+    cutoff = _cutoff(conn)
+    _clear(conn, cutoff)
+    done, facts = _derive_all(conn, cutoff, progress)
     return Reindexed(done, facts, cutoff)
 
 

@@ -32,6 +32,7 @@ from agentwatch.receive.grpc import make_server
 from agentwatch.receive.http import HttpLimits, make_app
 from agentwatch.receive.ingest import Ingest
 from agentwatch.store.connect import wal_reset_bug_affected
+from agentwatch.reindex import rebuild
 from agentwatch.store.lock import InstanceLock, ListenerInfo
 from agentwatch.store.retention import RetentionPolicy, prune_step, release_free_pages
 from agentwatch.store.writer import Unavailable, Writer
@@ -199,7 +200,16 @@ def _open_store(stack: AsyncExitStack, settings: ServeSettings) -> tuple[Instanc
     writer = Writer(settings.db)
     writer.start()
     stack.callback(writer.close)
+    if writer.migrated_from == 1:  # rows stored by agentwatch 0.1, before figures existed
+        _derive_stored_rows(writer)
     return lock, writer
+
+
+def _derive_stored_rows(writer: Writer) -> None:
+    """One-time upgrade: derive the figures of the rows stored before they existed."""
+    log.info("deriving sessions and figures from the rows stored before this version (once)")
+    result = writer.call(rebuild).result()
+    log.info("derived %d facts from %d stored batches", result.facts, result.batches)
 
 
 async def _start_listeners(stack: AsyncExitStack, settings: ServeSettings, ingest: Ingest) -> tuple[int, int]:

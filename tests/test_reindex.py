@@ -112,3 +112,36 @@ def test_facts_whose_rows_were_pruned_are_kept(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "kept as they were" in done.stdout
     assert summary_json(db) == before
+
+
+def _as_left_by_version_1(db: Path) -> None:
+    """The database as agentwatch 0.1 left it: raw rows only, schema version 1."""
+    conn = sqlite3.connect(db)
+    objects = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') AND name IN "
+        "('sessions', 'facts', 'rollups', 'session_rollups', 'presence', 'series', 'trace_sessions', "
+        "'facts_changed', 'facts_removed', 'model_requests', 'tool_calls', 'code_output')"
+    ).fetchall()
+    for kind, name in objects:
+        if kind != "table":
+            conn.execute(f"DROP {kind} {name}")
+    for kind, name in objects:
+        if kind == "table":
+            conn.execute(f"DROP TABLE {name}")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm002_normalised'")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+
+def test_serve_derives_the_figures_of_rows_stored_by_version_1_once(tmp_path: Path) -> None:
+    db = _loaded(tmp_path)
+    before = summary_json(db)
+    _as_left_by_version_1(db)
+
+    listener = start_listener(db)  # migrates to version 2 and derives the stored rows' figures
+    try:
+        assert summary_json(db) == before
+    finally:
+        listener.stop()
+    assert "deriving sessions and figures" in listener.stderr()

@@ -319,10 +319,14 @@ def m002_normalised(db: sqlite_utils.Database) -> None:
 SCHEMA_VERSION = len(migrations._migrations)
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Apply pending migrations and bump user_version, all in one IMMEDIATE transaction."""
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations and bump user_version, all in one IMMEDIATE transaction.
+
+    Returns the version the database had before (0 for a new one).
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
+        before = conn.execute("PRAGMA user_version").fetchone()[0]
         migrations.apply(sqlite_utils.Database(conn))
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -330,3 +334,4 @@ def migrate(conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    return int(before)

@@ -113,13 +113,14 @@ class Writer:
         self._dirty = False
         self._working = False
         self.last_error: str | None = None
+        self.migrated_from = schema.SCHEMA_VERSION  # the schema version the file had when opened
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
         """Open, check and migrate the database, then start the writer thread."""
         conn = open_writer(self.path)  # refuses a file that fails quick_check
         try:
-            schema.migrate(conn)
+            self.migrated_from = schema.migrate(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot prepare {self.path}: {exc}") from exc
