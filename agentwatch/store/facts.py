@@ -253,7 +253,7 @@ def _add_to_rollups(conn: sqlite3.Connection, fresh: list[tuple[Any, ...]]) -> N
     quarter_rows = []
     for key, rows in quarters.items():
         activity = sum(1 for r in rows if r[1] in _ACTIVE)
-        sums = [_sum_known(column) for column in list(zip(*rows))[_FIRST_MEASURE:]]
+        sums = [_sum_known(column) for column in zip(*(r[_FIRST_MEASURE:] for r in rows))]
         quarter_rows.append((*key, activity, *sums))
         life = lives.setdefault(key[1:], [key[0], key[0], 0, [None] * len(MEASURES)])
         life[0], life[1], life[2] = min(life[0], key[0]), max(life[1], key[0]), life[2] + activity
