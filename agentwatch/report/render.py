@@ -77,6 +77,7 @@ def session_json(row: SessionRow, tz: tzinfo) -> dict[str, Any]:
         "start": datetime.fromtimestamp(row.start_ns / 1e9, tz).isoformat(timespec="seconds"),
         "end": datetime.fromtimestamp(row.end_ns / 1e9, tz).isoformat(timespec="seconds"),
         "models": list(row.models),
+        "labels": row.labels,
         **figures,
     }
 

@@ -97,3 +97,15 @@ def test_replaying_a_scenario_twice_counts_it_once(tmp_path: Path) -> None:
     once = replayed(tmp_path / "a", "claude-code/http_json_cumulative")
     twice = replayed(tmp_path / "b", "claude-code/http_json_cumulative", "claude-code/http_json_cumulative")
     assert figures(twice.summary["totals"]) == figures(once.summary["totals"]) == ONE_TURN
+
+
+def test_a_session_carries_the_user_and_team_the_agent_sent(tmp_path: Path) -> None:
+    # http_protobuf_delta ran with OTEL_RESOURCE_ATTRIBUTES=team=platform,deployment.environment=local;
+    # Claude copies them and its anonymous user.id onto every record.
+    derived = replayed(tmp_path, "claude-code/http_protobuf_delta")
+    (session,) = derived.sessions
+    assert session["labels"] == {
+        "deployment.environment": "local",
+        "team": "platform",
+        "user.id": "dbe40f60d03869a97f2385505ab58243901aa7d1c3e31f83500f2019a66e6b96",
+    }
