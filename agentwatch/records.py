@@ -141,7 +141,7 @@ class Kind(str, Enum):
     """What a fact is; its channel decides which precedence rank it competes in."""
 
     REQUEST = "request"  # one model call
-    USAGE = "usage"  # an aggregate of calls (a metric point): tokens or cost, no call count
+    USAGE = "usage"  # an aggregate of calls (a metric point): tokens, cost, or the agent's own call count
     TOOL = "tool"  # one tool call (and, merged in by call id, its decision)
     DECISION = "decision"  # a tool decision reported apart from its call
     OUTPUT = "output"  # lines, commits, pull requests: proxies of work done
