@@ -59,10 +59,18 @@ def summary_text(result: Summary, by: str) -> str:
     if not entries:
         return f"{head}\n\nNothing recorded in this period. Is `agentwatch serve` running and an agent pointed at it?\n  export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318"
     keys = {"agent": ["AGENT"], "model": ["AGENT", "MODEL"], "day": ["DATE"]}[by]
-    rows = [_labels(by, e) + [_cell(f, e[f]) for _, f in COLUMNS] for e in entries]
-    total = ["TOTAL"] + [""] * (len(keys) - 1) + [_cell(f, result.totals[f]) for _, f in COLUMNS]
-    body = table(keys + [h for h, _ in COLUMNS], rows + [total], left=len(keys))
-    return f"{head}\n\n{body}\n\n{NOTIONAL_NOTE}\n{PROXY_NOTE}"
+    # A figure nobody in the period reported is a column of dashes: it is left out (and
+    # named below), so the table fits a terminal; --json always has every figure.
+    shown = [(h, f) for h, f in COLUMNS if f == "sessions" or result.totals[f] is not None]
+    hidden = [h.rstrip("*").lower() for h, f in COLUMNS if (h, f) not in shown]
+    rows = [_labels(by, e) + [_cell(f, e[f]) for _, f in shown] for e in entries]
+    total = ["TOTAL"] + [""] * (len(keys) - 1) + [_cell(f, result.totals[f]) for _, f in shown]
+    body = table(keys + [h for h, _ in shown], rows + [total], left=len(keys))
+    notes = [NOTIONAL_NOTE] if any(f == "cost_usd" for _, f in shown) else []
+    notes.append(PROXY_NOTE)
+    if hidden:
+        notes.append(f"Not reported by any agent in this period: {', '.join(hidden)}.")
+    return f"{head}\n\n{body}\n\n" + "\n".join(notes)
 
 
 def _when(ns: int, tz: tzinfo) -> str:
