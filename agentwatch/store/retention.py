@@ -14,6 +14,7 @@ from dataclasses import dataclass
 # The policy is a setting (config.py owns the defaults); re-exported so the pruner's callers
 # find it next to prune_step.
 from agentwatch.config import RetentionPolicy as RetentionPolicy
+from agentwatch.measures import BUCKET_NS
 from agentwatch.store.writer import TABLES
 
 STEP_BATCHES = 200
@@ -89,12 +90,37 @@ def _delete_batches(conn: sqlite3.Connection, ids: list[int]) -> int:
     return deleted
 
 
+def _prune_facts(conn: sqlite3.Connection) -> None:
+    """Facts (and cumulative baselines) older than the oldest raw row left go with their rows.
+
+    Their figures stay in the rollups, so summaries still cover them; what goes is the
+    per-call detail, which reindex could not rebuild without the rows anyway. A record
+    re-sent after its fact was pruned would count again, as its raw row is gone too.
+    """
+    oldest = [
+        t
+        for (t,) in conn.execute(
+            "SELECT min(time_ns) FROM log_records UNION ALL SELECT min(time_ns) FROM metric_points "
+            "UNION ALL SELECT min(start_ns) FROM spans"
+        )
+        if t is not None
+    ]
+    if not oldest:
+        return
+    cutoff = min(oldest) // BUCKET_NS * BUCKET_NS  # whole quarter hours, as reindex keeps them
+    conn.execute("INSERT INTO pruning (since_ns) VALUES (?)", (cutoff,))
+    conn.execute("DELETE FROM facts WHERE time_ns < ?", (cutoff,))
+    conn.execute("DELETE FROM pruning")
+    conn.execute("DELETE FROM series WHERE time_ns < ?", (cutoff,))
+
+
 def prune_step(conn: sqlite3.Connection, policy: RetentionPolicy, now_ns: int) -> PruneStep:
     """Delete up to STEP_BATCHES of the oldest batches the policy no longer keeps."""
     ids = _doomed_batches(conn, policy, now_ns)
     if not ids:
         return PruneStep(0, 0)
     deleted = _delete_batches(conn, ids)
+    _prune_facts(conn)
     # Freed pages count as free inside this transaction already, so this sees the step's effect.
     return PruneStep(len(ids), deleted, more=bool(_doomed_batches(conn, policy, now_ns)))
 

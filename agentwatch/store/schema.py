@@ -304,7 +304,11 @@ def m002_normalised(db: sqlite_utils.Database) -> None:
             {_session_touch("NEW", "(NEW.session_id, NEW.home_id)")}
         END;
 
-        CREATE TRIGGER facts_removed AFTER DELETE ON facts BEGIN
+        -- While retention prunes old facts (a row here for the length of its transaction),
+        -- their figures stay in the rollups: summaries outlive the rows they came from.
+        CREATE TABLE pruning (since_ns INTEGER NOT NULL);
+
+        CREATE TRIGGER facts_removed AFTER DELETE ON facts WHEN NOT EXISTS (SELECT 1 FROM pruning) BEGIN
             {_rollup_remove("OLD")}
         END;
 

@@ -175,3 +175,50 @@ def test_release_free_pages_gives_pruned_space_back_to_the_file(conn: sqlite3.Co
     assert left[0] == freed - 40 and len(left) == -(-freed // 40)  # ceil(freed / 40) steps
     assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
     assert conn.execute("PRAGMA page_count").fetchone()[0] == pages_before - freed
+
+
+# -- facts go with their rows; their figures stay in the rollups ---------------------------
+S = 10**9
+DAY = 86_400 * S
+def _replayed_into(conn: sqlite3.Connection, scenario: str, received_ns: int) -> None:
+    from agentwatch.receive.decode import Encoding, decode
+    from agentwatch.receive.ingest import derived_batch
+    from support.replay import FIXTURES, requests_of
+
+    for req in requests_of(FIXTURES / scenario):
+        signal = Signal(req.signal)
+        encoding = Encoding.JSON if "json" in req.content_type else Encoding.PROTOBUF
+        batch = derived_batch(signal, decode(signal, req.body, encoding), req.transport, received_ns, ViewPolicy())
+        conn.execute("BEGIN IMMEDIATE")
+        insert_batch(conn, batch)
+        conn.execute("COMMIT")
+
+
+def _figures(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    requests, tokens = conn.execute("SELECT SUM(requests), SUM(input_tokens) FROM rollups WHERE rank = 0").fetchone()
+    (sessions,) = conn.execute("SELECT count(*) FROM sessions WHERE sid != ''").fetchone()
+    return requests, tokens, sessions
+
+
+def test_pruned_rows_take_their_facts_but_not_their_figures(tmp_path: Path) -> None:
+    conn = open_writer(tmp_path / "agentwatch.db")
+    schema.migrate(conn)
+    now = 1_800_000_000 * S
+    # Codex ran at 06:31 (3 calls, input 3 x 5555), received 40 days ago; OpenCode at 08:23
+    # (2 calls, input 2 x 3210), received now: a 30-day policy prunes Codex's rows only.
+    _replayed_into(conn, "codex/http_binary_logprompt", now - 40 * DAY)
+    codex_facts = {k for (k,) in conn.execute("SELECT key FROM facts")}
+    _replayed_into(conn, "opencode/otlp_env_aisdk_telemetry", now)
+    before = _figures(conn)
+    assert before == (3 + 2, 3 * 5555 + 2 * 3210, 2)
+    assert codex_facts
+
+    while prune_step(conn, RetentionPolicy(max_age_days=30, max_bytes=None), now).batches:
+        pass
+
+    left = {k for (k,) in conn.execute("SELECT key FROM facts")}
+    assert left and not left & codex_facts  # OpenCode's facts stay, Codex's went with its rows
+    assert _figures(conn) == before  # and the summaries still count Codex's calls
+    assert conn.execute("SELECT count(*) FROM pruning").fetchone() == (0,)
+    conn.close()
+

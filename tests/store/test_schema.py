@@ -214,6 +214,9 @@ EXPECTED_TABLES: dict[str, list[tuple[str, str, int, int]]] = {
         ("time_ns", "INTEGER", 1, 0),
         ("value", "REAL", 1, 0),
     ],
+    "pruning": [
+        ("since_ns", "INTEGER", 1, 0),
+    ],
     "trace_sessions": [
         ("trace_id", "BLOB", 1, 1),
         ("session_id", "INTEGER", 1, 0),
