@@ -119,7 +119,7 @@ def _as_left_by_version_1(db: Path) -> None:
     conn = sqlite3.connect(db)
     objects = conn.execute(
         "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') AND name IN "
-        "('sessions', 'facts', 'rollups', 'session_rollups', 'presence', 'series', 'trace_sessions', "
+        "('sessions', 'facts', 'rollups', 'session_rollups', 'presence', 'series', 'trace_sessions', 'pruning', "
         "'facts_changed', 'facts_removed', 'model_requests', 'tool_calls', 'code_output')"
     ).fetchall()
     for kind, name in objects:
