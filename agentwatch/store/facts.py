@@ -182,24 +182,30 @@ class _Sessions:
 
 
 _INHERITS_MODEL = frozenset({Kind.TOOL.value, Kind.DECISION.value, Kind.OUTPUT.value})
+_REQUEST = Kind.REQUEST.value
 
 
 def _with_models(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Model-less tool, decision and output rows take the model of their session's
     latest call at or before their time: this batch's calls first, else the stored ones."""
     calls: dict[int, list[tuple[int, str]]] = {}  # session id -> this batch's (time, model), sorted
-    for row in rows:
-        if row[1] == Kind.REQUEST.value and row[6] and row[2] != row[3]:
-            calls.setdefault(row[2], []).append((row[5], row[6]))
+    orphans = []  # indexes of the rows that need a model
+    for i, row in enumerate(rows):
+        if row[6]:
+            if row[1] == _REQUEST and row[2] != row[3]:
+                calls.setdefault(row[2], []).append((row[5], row[6]))
+        elif row[1] in _INHERITS_MODEL and row[2] != row[3]:
+            orphans.append(i)
+    if not orphans:
+        return rows
     for found in calls.values():
         found.sort()
-    out = []
-    for row in rows:
-        if row[1] in _INHERITS_MODEL and not row[6] and row[2] != row[3]:
-            model = _call_model_before(conn, calls.get(row[2], []), row[2], row[5])
-            if model:
-                row = row[:6] + (model,) + row[7:]
-        out.append(row)
+    out = list(rows)
+    for i in orphans:
+        row = rows[i]
+        model = _call_model_before(conn, calls.get(row[2], []), row[2], row[5])
+        if model:
+            out[i] = row[:6] + (model,) + row[7:]
     return out
 
 
