@@ -26,6 +26,7 @@ from agentwatch.normalise.derive import Derivation
 from agentwatch.records import LogRow, PointRow, Signal, SpanRow
 from agentwatch.measures import BUCKET_NS
 from agentwatch.store.facts import insert_facts, insert_presence
+from agentwatch.store.retention import oldest_row_ns
 
 _ROWS = {
     Signal.LOGS: ("log_records", LogRow),
@@ -66,16 +67,9 @@ def rebuild(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
 def _cutoff(conn: sqlite3.Connection) -> int | None:
     """None when every row ever stored is still here, else the bucket start of the oldest."""
     first = conn.execute("SELECT min(id) FROM batches").fetchone()[0]
-    if first is None or first == 1:
+    oldest = oldest_row_ns(conn)
+    if first is None or first == 1 or oldest is None:
         return None
-    oldest = min(
-        t
-        for (t,) in conn.execute(
-            "SELECT min(time_ns) FROM log_records UNION ALL SELECT min(time_ns) FROM metric_points "
-            "UNION ALL SELECT min(start_ns) FROM spans"
-        )
-        if t is not None
-    )
     return -(-oldest // BUCKET_NS) * BUCKET_NS  # whole buckets only: a partial one stays as it was
 
 

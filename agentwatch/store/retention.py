@@ -90,6 +90,16 @@ def _delete_batches(conn: sqlite3.Connection, ids: list[int]) -> int:
     return deleted
 
 
+def oldest_row_ns(conn: sqlite3.Connection) -> int | None:
+    """The time of the oldest raw row still stored (None when there is none)."""
+    times = conn.execute(
+        "SELECT min(time_ns) FROM log_records UNION ALL SELECT min(time_ns) FROM metric_points "
+        "UNION ALL SELECT min(start_ns) FROM spans"
+    ).fetchall()
+    known = [t for (t,) in times if t is not None]
+    return min(known) if known else None
+
+
 def _prune_facts(conn: sqlite3.Connection) -> None:
     """Facts (and cumulative baselines) older than the oldest raw row left go with their rows.
 
@@ -97,17 +107,10 @@ def _prune_facts(conn: sqlite3.Connection) -> None:
     per-call detail, which reindex could not rebuild without the rows anyway. A record
     re-sent after its fact was pruned would count again, as its raw row is gone too.
     """
-    oldest = [
-        t
-        for (t,) in conn.execute(
-            "SELECT min(time_ns) FROM log_records UNION ALL SELECT min(time_ns) FROM metric_points "
-            "UNION ALL SELECT min(start_ns) FROM spans"
-        )
-        if t is not None
-    ]
-    if not oldest:
+    oldest = oldest_row_ns(conn)
+    if oldest is None:
         return
-    cutoff = min(oldest) // BUCKET_NS * BUCKET_NS  # whole quarter hours, as reindex keeps them
+    cutoff = oldest // BUCKET_NS * BUCKET_NS  # whole quarter hours, as reindex keeps them
     conn.execute("INSERT INTO pruning (since_ns) VALUES (?)", (cutoff,))
     conn.execute("DELETE FROM facts WHERE time_ns < ?", (cutoff,))
     conn.execute("DELETE FROM pruning")
