@@ -398,7 +398,7 @@ def _reindex(db: Path) -> int:
         lock.release()
     kept = ""
     if result.kept_before_ns is not None:
-        kept = f"; facts before {_iso_ns(result.kept_before_ns)} kept as they were (their rows were pruned)"
+        kept = f"; figures before {_iso_ns(result.kept_before_ns)} kept as they were (their rows were pruned)"
     print(f"reindexed {result.batches:,} batches into {result.facts:,} facts{kept}")
     return 0
 
