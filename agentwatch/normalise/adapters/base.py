@@ -82,6 +82,26 @@ class Adapter(Protocol):
     def span(self, origin: Origin, row: SpanRow, attrs: Attrs) -> Facts: ...
 
 
+# The agent label is grouped on, stored in agent_totals and printed to the user's
+# terminal. Any client can set service.name, so a label keeps only printable characters
+# (no escape sequences that would drive the terminal, no bidi overrides that would
+# disguise it) and a length that fits a table column. The service.name attribute itself
+# is still stored as sent, under the value cap.
+UNKNOWN_AGENT = "unknown"
+MAX_AGENT_CHARS = 64
+REPLACEMENT = "?"
+
+
+def service_label(service: str | None) -> str:
+    """service.name as an agent label: printable, at most MAX_AGENT_CHARS, "unknown" if blank."""
+    name = (service or "").strip()[:MAX_AGENT_CHARS]
+    if not name:
+        return UNKNOWN_AGENT
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else REPLACEMENT for c in name)
+
+
 # -- reading values defensively ---------------------------------------------------
 # Agents send numbers as strings (Claude's duration_ms "15", Rust exporters' int64),
 # booleans as "true", and floats where ints are meant (Claude's token sums are doubles).

@@ -144,8 +144,7 @@ class Codex(BaseAdapter):
     name_prefixes = ("codex.",)
 
     def owns_service(self, service: str | None) -> bool:
-        # service.name is the originator (codex_exec, codex_cli_rs, codex_vscode, ...): the
-        # same rule as the agent label (normalise/agents.py).
+        # service.name is the originator (codex_exec, codex_cli_rs, codex_vscode, ...).
         name = (service or "").lower()
         return name in self.services or name.startswith(("codex_", "codex-"))
 

@@ -63,9 +63,9 @@ from agentwatch.normalise.adapters.base import (
     as_str,
     key_of,
     point_fact,
+    service_label,
     point_value,
 )
-from agentwatch.normalise.agents import agent_name
 from agentwatch.records import Fact, Kind, LogRow, PointRow, SpanRow
 
 # gen_ai.operation.name values of one model call. invoke_agent, execute_tool,
@@ -177,7 +177,8 @@ class GenAI(BaseAdapter):
     token_metric_rank = 1
 
     def agent_for(self, service: str | None) -> str:
-        return agent_name(service)
+        # Any other agent or app is known by its own service.name (goose, opencode, ...).
+        return service_label(service)
 
     # -- hooks a subclass extends -------------------------------------------------------
     def call_extras(self, attrs: Attrs) -> dict[str, Any]:
