@@ -23,16 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
 from agentwatch.normalise.derive import Derivation
-from agentwatch.records import LogRow, PointRow, Signal, SpanRow
+from agentwatch.records import Signal
 from agentwatch.measures import BUCKET_NS
 from agentwatch.store.facts import insert_facts, insert_presence
 from agentwatch.store.retention import oldest_row_ns
+from agentwatch.store.writer import TABLES
 
-_ROWS = {
-    Signal.LOGS: ("log_records", LogRow),
-    Signal.METRICS: ("metric_points", PointRow),
-    Signal.TRACES: ("spans", SpanRow),
-}
 _DERIVED = ("rollups", "session_rollups", "sessions", "series", "trace_sessions", "presence")
 
 
@@ -112,12 +108,12 @@ def _derive_batch(
     scopes: dict[bytes, str],
     cutoff: int | None,
 ) -> int:
-    table, row_type = _ROWS[signal]
+    table = TABLES[signal.value]
     derivation = Derivation()
     sinks: dict[tuple[bytes, bytes], Any] = {}
-    columns = ", ".join(row_type._fields)
-    for values in conn.execute(f"SELECT {columns} FROM {table} WHERE batch_id = ? ORDER BY id", (batch_id,)):
-        row = row_type(*values)
+    columns = ", ".join(table.row._fields)
+    for values in conn.execute(f"SELECT {columns} FROM {table.name} WHERE batch_id = ? ORDER BY id", (batch_id,)):
+        row = table.row(*values)
         pair = (row.resource_key, row.scope_key)
         if pair not in sinks:
             service, attributes = resources[row.resource_key]

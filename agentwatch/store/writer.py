@@ -52,22 +52,24 @@ WriteOutcome = Committed | Unavailable
 class _Table:
     name: str
     insert_sql: str
+    row: type  # the row type; its fields are the columns after batch_id
 
 
-def _table(name: str, columns: tuple[str, ...]) -> _Table:
+def _table(name: str, row: type) -> _Table:
     # Rows go to SQLite as they are (the row type's fields are the columns, in order);
     # the batch id is the batch row this transaction just inserted, so SQL supplies it
     # rather than Python rebuilding every row as (batch_id, *row).
+    columns = row._fields
     cols = ", ".join(["batch_id", *columns])
     marks = ", ".join("?" * len(columns))
     sql = f"INSERT OR IGNORE INTO {name} ({cols}) VALUES ((SELECT max(id) FROM batches), {marks})"
-    return _Table(name, sql)
+    return _Table(name, sql, row)
 
 
 TABLES = {
-    "logs": _table("log_records", LogRow._fields),
-    "metrics": _table("metric_points", PointRow._fields),
-    "traces": _table("spans", SpanRow._fields),
+    "logs": _table("log_records", LogRow),
+    "metrics": _table("metric_points", PointRow),
+    "traces": _table("spans", SpanRow),
 }
 
 # Jobs waiting longer than this are answered 503 without trying: the client's
