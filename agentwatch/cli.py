@@ -318,7 +318,7 @@ def _summary(args: argparse.Namespace, db: Path) -> int:
             with snapshot(db) as conn:
                 result = summary(conn, chosen)
         else:  # nothing recorded yet: an empty summary, and no database created
-            result = Summary(chosen, _empty_totals(), [], [], [])
+            result = Summary.empty(chosen)
     except StoreError as exc:
         print(f"agentwatch: {exc}", file=sys.stderr)
         return 1
@@ -327,12 +327,6 @@ def _summary(args: argparse.Namespace, db: Path) -> int:
     else:
         print(summary_text(result, args.by))
     return 0
-
-
-def _empty_totals() -> dict[str, Any]:
-    from agentwatch.query.figures import Tally
-
-    return Tally().as_dict()
 
 
 def _sessions(args: argparse.Namespace, db: Path) -> int:

@@ -26,6 +26,11 @@ class Summary:
     by_model: list[dict[str, Any]]
     by_day: list[dict[str, Any]]
 
+    @classmethod
+    def empty(cls, period: Period) -> Summary:
+        """The summary of a store that does not exist yet: nothing recorded."""
+        return cls(period, figures(0, (None,) * len(MEASURES)), [], [], [])
+
     def as_json(self) -> dict[str, Any]:
         return {
             "period": {
