@@ -14,12 +14,12 @@ from typing import Any, Callable
 from agentwatch.normalise.adapters import registry
 from agentwatch.normalise.adapters.base import Adapter, Attrs, Origin, labels_of
 from agentwatch.measures import BUCKET_NS
-from agentwatch.records import Fact, LogRow, PointRow, Signal, SpanRow
+from agentwatch.records import Fact, LogRow, Signal
 
 log = logging.getLogger(__name__)
 
-Row = LogRow | PointRow | SpanRow
 Sink = Callable[[Any, Attrs], None]
+Reader = Callable[[Origin, Any, Attrs], list[Fact]]
 
 
 def _log_name(row: LogRow, attrs: Attrs) -> str:
@@ -49,21 +49,23 @@ class Derivation:
         """The function otlp_view calls for each record of this resource and scope."""
         fixed = registry.adapter_for(service, scope)  # None: decided per record, by its name
         labels = labels_of(resource)
-        origins: dict[int, Origin] = {}
+        # Per adapter (one unless chosen per record): its origin and its reader for the signal.
+        chosen: dict[int, tuple[Origin, Reader]] = {}
         when = _TIME[signal]
 
         def sink(row: Any, attrs: Attrs) -> None:
             adapter = fixed or registry.adapter_for_name(record_name(signal, row, attrs))
-            origin = origins.get(id(adapter))
-            if origin is None:
+            known = chosen.get(id(adapter))
+            if known is None:
                 origin = Origin(resource_key, service, resource, scope, adapter.agent_for(service), labels)
-                origins[id(adapter)] = origin
+                known = chosen[id(adapter)] = (origin, _reader(adapter, signal))
+            origin, read = known
             self.presence.add((when(row) // BUCKET_NS, origin.agent))
-            self._read(_reader(adapter, signal), origin, row, attrs)
+            self._read(read, origin, row, attrs)
 
         return sink
 
-    def _read(self, read: Callable[[Origin, Any, Attrs], list[Fact]], origin: Origin, row: Any, attrs: Attrs) -> None:
+    def _read(self, read: Reader, origin: Origin, row: Any, attrs: Attrs) -> None:
         """One record's facts; an adapter's bug costs that record's facts, never its row.
 
         The row is stored either way, so `agentwatch reindex` recovers the facts once
@@ -86,7 +88,7 @@ _TIME: dict[Signal, Callable[[Any], int]] = {
 }
 
 
-def _reader(adapter: Adapter, signal: Signal) -> Callable[[Origin, Any, Attrs], list[Fact]]:
+def _reader(adapter: Adapter, signal: Signal) -> Reader:
     if signal is Signal.LOGS:
         return adapter.log
     if signal is Signal.METRICS:

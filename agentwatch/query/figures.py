@@ -12,7 +12,6 @@ from typing import Any, Iterable
 
 from agentwatch.measures import MEASURES
 
-FIGURES = ("sessions", *MEASURES)
 # Which precedence channel each measure competes in (see schema m002).
 CHANNEL = {
     **{m: "usage" for m in MEASURES[:8]},
