@@ -138,6 +138,8 @@ def insert_facts(conn: sqlite3.Connection, facts: Iterable[Fact], baseline_befor
     conn.executemany(_INSERT, fresh)
     conn.executemany(_MERGE, [r for r in rows if r[0] in stored])
     _add_to_rollups(conn, fresh)
+    # Every row, merged ones too: a later record of a stored call (a tool's result after its
+    # decision) still moves its session's last-seen time, which the trigger's stored time would not.
     _touch_sessions(conn, rows)
     return len(rows)
 
