@@ -148,6 +148,18 @@ class Kind(str, Enum):
     LINK = "link"  # not counted: ties a trace to a session (an invoke_agent span's id)
 
 
+# The precedence channel each counted kind competes in, and the kinds that make a
+# session active (a start marker or a lines figure alone does not).
+KIND_CHANNEL = {
+    Kind.REQUEST: "usage",
+    Kind.USAGE: "usage",
+    Kind.TOOL: "tools",
+    Kind.DECISION: "tools",
+    Kind.OUTPUT: "output",
+}
+ACTIVE_KINDS = frozenset({Kind.REQUEST, Kind.USAGE, Kind.TOOL, Kind.DECISION})
+
+
 class Fact(NamedTuple):
     """One normalised fact, built by an agent's adapter from one record.
 

@@ -27,7 +27,7 @@ import sqlite3
 from typing import Any, Iterable, Iterator
 
 from agentwatch.measures import BUCKET_NS
-from agentwatch.records import MEASURES, Fact, Kind
+from agentwatch.records import ACTIVE_KINDS, KIND_CHANNEL, MEASURES, Fact, Kind
 from agentwatch.store.series import increases
 
 _DETAIL = ("name", "decision", "decision_source", "success", "duration_ms", "error")
@@ -36,14 +36,9 @@ _FIRST_MEASURE = len(_COLUMNS) - len(MEASURES)
 # Fact's detail fields and then its measures, in _COLUMNS order: one slice, not 21 getattrs.
 _FACT_DETAIL = slice(Fact._fields.index(_DETAIL[0]), Fact._fields.index(MEASURES[-1]) + 1)
 assert Fact._fields[_FACT_DETAIL] == (*_DETAIL, *MEASURES)
-_ACTIVE = frozenset({Kind.REQUEST.value, Kind.USAGE.value, Kind.TOOL.value, Kind.DECISION.value})
-_CHANNEL = {
-    Kind.REQUEST.value: "usage",
-    Kind.USAGE.value: "usage",
-    Kind.TOOL.value: "tools",
-    Kind.DECISION.value: "tools",
-    Kind.OUTPUT.value: "output",
-}
+# Rows carry a kind's value (its text, as stored).
+_ACTIVE = frozenset(k.value for k in ACTIVE_KINDS)
+_CHANNEL = {k.value: channel for k, channel in KIND_CHANNEL.items()}
 
 
 def _max_known(column: str) -> str:

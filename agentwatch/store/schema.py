@@ -135,7 +135,8 @@ def m001_raw_rows(db: sqlite_utils.Database) -> None:
     )
 
 
-# The figures of m002's facts and rollups, written out here rather than imported:
+# The figures of m002's facts and rollups, and the kinds that count as activity (and
+# below, each kind's channel), written out here rather than imported from records.py:
 # a migration's SQL must not change when later code does.
 _M002_MEASURES = (
     "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
