@@ -9,6 +9,7 @@ cannot: a module that loads a heavy package through an import nobody wrote down.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -121,9 +122,9 @@ def test_every_row_is_checked_for_coverage() -> None:
 
 def _loaded(code: str, *modules: str) -> list[str]:
     """Which of modules are in sys.modules after a fresh interpreter runs code."""
-    probe = f"{code}\nimport sys\nprint(sorted(m for m in {modules!r} if m in sys.modules))"
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    return eval(out.strip().splitlines()[-1])  # noqa: S307 - our own print of a list of str
+    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("module", ["agentwatch.query.summary", "agentwatch.query.reader", "agentwatch.report.render"])

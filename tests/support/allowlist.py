@@ -15,7 +15,8 @@ names and nothing else. Two contract types say that:
 The import graph is grimp's, so `from pkg import module` and relative imports are resolved to the
 module they name. Grimp squashes external packages to their top-level name (`google`,
 `opentelemetry`); the dotted name is read back from the import's line, so a row can allow
-`opentelemetry.proto` without allowing `opentelemetry.sdk`.
+`opentelemetry.proto` without allowing `opentelemetry.sdk` (`from google import protobuf` reads
+as `google`, and so is refused where only `google.protobuf` is allowed: the safe side).
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ _FROM = re.compile(r"^\s*from\s+([\w.]+)\s+import\b")
 _IMPORT = re.compile(r"^\s*import\s+(.+)$")
 
 
-def within(name: str, package: str) -> bool:
+def _within(name: str, package: str) -> bool:
     """name is package itself or one of its descendants."""
     return name == package or name.startswith(package + ".")
 
 
 def _within_any(name: str, packages: list[str]) -> bool:
-    return any(within(name, p) for p in packages)
+    return any(_within(name, p) for p in packages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class Exemption:
         return cls(importer.strip(), imported.strip(), why.strip())
 
     def covers(self, importer: str, imported: str) -> bool:
-        return within(importer, self.importer) and within(imported, self.imported)
+        return _within(importer, self.importer) and _within(imported, self.imported)
 
 
 def _external_names(graph: ImportGraph, importer: str, squashed: str) -> list[str]:
@@ -71,12 +72,41 @@ def _external_names(graph: ImportGraph, importer: str, squashed: str) -> list[st
             names.append(m.group(1))
         elif m := _IMPORT.match(line):
             parts = (p.strip().split(" as ")[0].strip() for p in m.group(1).split(","))
-            names.extend(p for p in parts if within(p, squashed))
+            names.extend(p for p in parts if _within(p, squashed))
     return sorted(set(names)) or [squashed]
 
 
 def _line_numbers(graph: ImportGraph, importer: str, imported: str) -> list[int]:
     return sorted({d["line_number"] for d in graph.get_import_details(importer=importer, imported=imported)})
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of the table, typed: what its modules may import."""
+
+    modules: tuple[str, ...]
+    as_packages: bool
+    allowed: tuple[str, ...]  # agentwatch modules beyond the row's own (shared ones included)
+    external: tuple[str, ...]  # packages beyond the standard library
+    never: tuple[str, ...]
+    exemptions: tuple[Exemption, ...]
+
+    def refusal(self, importer: str, name: str, internal: bool, members: set[str]) -> str | Exemption | None:
+        """Why importer may not import name, the exemption that lets it, or None when its row does."""
+        if _within_any(name, self.never):
+            return "never, says the table"
+        if self._names(name, internal, members):
+            return None
+        for exemption in self.exemptions:
+            if exemption.covers(importer, name):
+                return exemption
+        return "not in its row" if internal else "external package not in its row"
+
+    def _names(self, name: str, internal: bool, members: set[str]) -> bool:
+        if not internal:
+            return name.split(".")[0] in sys.stdlib_module_names or _within_any(name, self.external)
+        own = self.modules if self.as_packages else ()
+        return name in members or _within_any(name, [*own, *self.allowed])
 
 
 class Allowlist(Contract):
@@ -96,12 +126,22 @@ class Allowlist(Contract):
     reason = fields.TextField()
 
     def validate(self) -> None:
+        options: dict[str, Any] = vars(self)  # the fields, parsed
         try:
-            self._exceptions = [Exemption.parse(e) for e in self.exceptions]  # type: ignore[attr-defined]
+            exemptions = tuple(Exemption.parse(e) for e in options["exceptions"])
         except ValueError as e:
             raise InvalidContractOptions({"exceptions": str(e)}) from e
-        clash = [n for n in self.never if _within_any(n, [*self.allow, *self.external])]  # type: ignore[list-item]
-        clash += [e.imported for e in self._exceptions if _within_any(e.imported, self.never)]  # type: ignore[arg-type]
+        shared = self.session_options.get("shared_modules", []) if options["shared"] else []
+        self.row = Row(
+            modules=tuple(options["modules"]),
+            as_packages=options["as_packages"],
+            allowed=(*options["allow"], *shared),
+            external=tuple(options["external"]),
+            never=tuple(options["never"]),
+            exemptions=exemptions,
+        )
+        clash = [n for n in self.row.never if _within_any(n, [*self.row.allowed, *self.row.external])]
+        clash += [e.imported for e in exemptions if _within_any(e.imported, self.row.never)]
         if clash:
             raise InvalidContractOptions({"never": f"also allowed: {', '.join(clash)}"})
 
@@ -113,49 +153,31 @@ class Allowlist(Contract):
         for importer in sorted(members):
             for squashed in sorted(graph.find_modules_directly_imported_by(importer)):
                 internal = _within_any(squashed, roots)
-                names = [squashed] if internal else _external_names(graph, importer, squashed)
-                for name in names:
-                    why = self._refusal(importer, name, internal, members, used)
-                    if why:
+                for name in [squashed] if internal else _external_names(graph, importer, squashed):
+                    refusal = self.row.refusal(importer, name, internal, members)
+                    if isinstance(refusal, Exemption):
+                        used.add(refusal)
+                    elif refusal:
                         lines = _line_numbers(graph, importer, squashed)
-                        violations.append({"importer": importer, "imported": name, "lines": lines, "why": why})
-        stale = [f"exception never used: {e.importer} -> {e.imported}" for e in self._exceptions if e not in used]  # type: ignore[attr-defined]
+                        violations.append({"importer": importer, "imported": name, "lines": lines, "why": refusal})
+        # A stale exemption is only a warning: another branch may drop the import it was for.
+        stale = [f"exception never used: {e.importer} -> {e.imported}" for e in self.row.exemptions if e not in used]
         return ContractCheck(kept=not violations, metadata={"violations": violations}, warnings=stale)
 
     def _members(self, graph: ImportGraph) -> set[str]:
-        missing = [m for m in self.modules if m not in graph.modules]  # type: ignore[attr-defined]
+        missing = [m for m in self.row.modules if m not in graph.modules]
         if missing:
             raise ValueError(f"{self.name}: no such module {', '.join(missing)}")
-        if not self.as_packages:
-            return set(self.modules)  # type: ignore[arg-type]
-        return {m for top in self.modules for m in (top, *graph.find_descendants(top))}  # type: ignore[attr-defined]
-
-    def _refusal(self, importer: str, name: str, internal: bool, members: set[str], used: set[Exemption]) -> str:
-        """Why importer may not import name; "" when it may."""
-        if _within_any(name, self.never):  # type: ignore[arg-type]
-            return "the table says never"
-        if self._allowed(name, internal, members):
-            return ""
-        for exception in self._exceptions:  # type: ignore[attr-defined]
-            if exception.covers(importer, name):
-                used.add(exception)
-                return ""
-        return "not in its row" if internal else "external package not in its row"
-
-    def _allowed(self, name: str, internal: bool, members: set[str]) -> bool:
-        if not internal:
-            return name.split(".")[0] in sys.stdlib_module_names or _within_any(name, self.external)  # type: ignore[arg-type]
-        if name in members or (self.as_packages and _within_any(name, self.modules)):  # type: ignore[arg-type]
-            return True
-        shared = self.session_options.get("shared_modules", []) if self.shared else []
-        return _within_any(name, [*self.allow, *shared])  # type: ignore[list-item]
+        if not self.row.as_packages:
+            return set(self.row.modules)
+        return {m for top in self.row.modules for m in (top, *graph.find_descendants(top))}
 
     def render_broken_contract(self, check: ContractCheck) -> None:
         for v in check.metadata["violations"]:
             lines = ", ".join(f"l.{n}" for n in v["lines"])
             output.print_error(f"{v['importer']} -> {v['imported']} ({lines}): {v['why']}", bold=False)
         output.new_line()
-        output.print(f"Row's reason: {self.reason}")
+        output.print(f"The row's reason: {self.reason}")
 
 
 class Covered(Contract):
@@ -170,17 +192,14 @@ class Covered(Contract):
     reason = fields.TextField()
 
     def check(self, graph: ImportGraph, verbose: bool) -> ContractCheck:
+        options: dict[str, Any] = vars(self)  # the fields, parsed
         roots = list(self.session_options["root_packages"])
-        ours = sorted(m for m in graph.modules if _within_any(m, roots))
-        uncovered = [m for m in ours if not self._covers(m, roots)]
-        return ContractCheck(kept=not uncovered, metadata={"uncovered": uncovered})
-
-    def _covers(self, module: str, roots: list[str]) -> bool:
+        named: list[str] = [*options["layers"], *options["unrestricted"]]
         # A root names only its own __init__: as a package it would cover everything.
-        if module in roots:
-            return module in self.layers  # type: ignore[operator]
-        packages = [p for p in [*self.layers, *self.unrestricted] if p not in roots]  # type: ignore[misc]
-        return _within_any(module, packages)
+        packages = [p for p in named if p not in roots]
+        ours = sorted(m for m in graph.modules if _within_any(m, roots))
+        uncovered = [m for m in ours if not (m in named if m in roots else _within_any(m, packages))]
+        return ContractCheck(kept=not uncovered, metadata={"uncovered": uncovered})
 
     def render_broken_contract(self, check: ContractCheck) -> None:
         for module in check.metadata["uncovered"]:
