@@ -68,6 +68,10 @@ PLANTS = {
     "receive calls a surface": Plant(
         "receive/guard.py", "from agentwatch.report import render", "agentwatch.receive.guard -> agentwatch.report.render "
     ),
+    # query.status may read the listener's lock file; that exception opens nothing to its neighbours.
+    "an exception is one module's": Plant(
+        "query/sessions.py", "from agentwatch.store.lock import read_listener", "agentwatch.query.sessions -> agentwatch.store.lock "
+    ),
     "unknown top-level module": Plant("stray.py", "import json", "agentwatch.stray is in no row"),
     "standard module the table forbids": Plant(
         "normalise/content.py", "import sqlite3", "agentwatch.normalise.content -> sqlite3 (l."
@@ -110,7 +114,7 @@ def test_each_planted_bad_import_breaks_exactly_its_row(name: str, lint_results:
     assert re.search(r"\b1 broken\b", out), out
 
 
-def test_every_row_is_checked_for_coverage() -> None:
+def test_the_coverage_list_and_the_rows_name_the_same_modules() -> None:
     # The coverage contract and the rows name the same modules, so a row added without being
     # counted (or counted without a row) fails here rather than silently checking nothing.
     pyproject = tomllib.loads(PYPROJECT.read_text())
@@ -118,6 +122,8 @@ def test_every_row_is_checked_for_coverage() -> None:
     rows = [m for row in contract_options(pyproject, "allowlist") for m in row["modules"]]
     assert sorted(rows) == sorted(covered["layers"])
     assert not set(rows) & set(covered["unrestricted"])
+    (shared,) = [row for row in contract_options(pyproject, "allowlist") if row["id"] == "shared"]
+    assert shared["modules"] == pyproject["tool"]["importlinter"]["shared_modules"]
 
 
 def _loaded(code: str, *modules: str) -> list[str]:
