@@ -16,16 +16,13 @@ import contextlib
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Concatenate, Iterator, ParamSpec, TypeVar
 
-from agentwatch.query.feed import PAGE, Cursor, Feed, feed
-from agentwatch.query.period import Period
-from agentwatch.query.series import Series, series
-from agentwatch.query.sessions import SessionRow, sessions
-from agentwatch.query.summary import Summary, summary
-from agentwatch.query.timeline import Timeline, timeline
-from agentwatch.query.window import Window
 from agentwatch.store.connect import StoreError, open_reader
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _checked(db: Path) -> sqlite3.Connection:
@@ -131,26 +128,14 @@ class Reader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- answers, each from one snapshot ----------------------------------------
-    def summary(self, period: Period) -> Summary:
+    # -- answers ----------------------------------------------------------------
+    def read(self, query: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """One query's answer from one snapshot: `reader.read(summary, period)`,
+        `reader.read(feed, cursor)`, `reader.read(series, window)`. Any function of
+        query/ that takes the connection first fits; this module imports none of
+        them, so a one-shot command loads only the query it runs."""
         with self.snapshot() as conn:
-            return summary(conn, period)
-
-    def sessions(self, since_ns: int, until_ns: int) -> list[SessionRow]:
-        with self.snapshot() as conn:
-            return sessions(conn, since_ns, until_ns)
-
-    def series(self, window: Window) -> Series:
-        with self.snapshot() as conn:
-            return series(conn, window)
-
-    def feed(self, after: Cursor | None = None, limit: int = PAGE) -> Feed:
-        with self.snapshot() as conn:
-            return feed(conn, after, limit)
-
-    def timeline(self, session_key: int) -> Timeline | None:
-        with self.snapshot() as conn:
-            return timeline(conn, session_key)
+            return query(conn, *args, **kwargs)
 
 
 @contextlib.contextmanager

@@ -10,13 +10,15 @@ import csv
 import io
 from dataclasses import fields
 from datetime import datetime, timezone, tzinfo
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from agentwatch.display import NOTIONAL_NOTE, PROXY_NOTE, UNKNOWN, cost, count, printable
 from agentwatch.query.figures import Figures
 from agentwatch.query.sessions import SessionRow
-from agentwatch.query.status import StatusReport
 from agentwatch.query.summary import AgentFigures, DayFigures, ModelFigures, Summary
+
+if TYPE_CHECKING:  # summary and sessions need not load the lock file's reader
+    from agentwatch.query.status import StatusReport
 
 Entry = AgentFigures | ModelFigures | DayFigures
 
