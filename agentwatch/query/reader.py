@@ -79,18 +79,8 @@ class Reader:
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection inside one read transaction: every query in the
         block sees the same commit. Nested blocks share the outer transaction."""
-        conn = self._conn()
-        if conn.in_transaction:
+        with _read_transaction(self._conn(), self.db) as conn:
             yield conn
-            return
-        try:
-            conn.execute("BEGIN")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read {self.db}: {exc}") from exc
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
 
     # -- polling -------------------------------------------------------------
     def _data_version(self) -> int:
@@ -139,7 +129,27 @@ class Reader:
 
 
 @contextlib.contextmanager
-def snapshot(db: Path) -> Iterator[sqlite3.Connection]:
-    """One answer's read transaction on a Reader of its own (a one-shot command)."""
-    with Reader(db) as reader, reader.snapshot() as conn:
+def _read_transaction(conn: sqlite3.Connection, db: Path) -> Iterator[sqlite3.Connection]:
+    if conn.in_transaction:
         yield conn
+        return
+    try:
+        conn.execute("BEGIN")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read {db}: {exc}") from exc
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
+
+
+@contextlib.contextmanager
+def snapshot(db: Path) -> Iterator[sqlite3.Connection]:
+    """One answer's read transaction for a one-shot command: one connection, no Reader
+    (which also holds a connection for changed() that a command would not use)."""
+    conn = _checked(db)
+    try:
+        with _read_transaction(conn, db):
+            yield conn
+    finally:
+        conn.close()

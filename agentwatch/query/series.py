@@ -13,7 +13,8 @@ import sqlite3
 from dataclasses import dataclass
 
 from agentwatch.query.figures import NOTHING, Figures, ranked_sums
-from agentwatch.query.window import Window, slot_index, slots
+from agentwatch.query.period import slot_index
+from agentwatch.query.window import Window, slots
 
 
 @dataclass(frozen=True, slots=True)

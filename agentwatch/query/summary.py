@@ -17,8 +17,7 @@ from datetime import date
 from typing import Any, Callable, Iterable
 
 from agentwatch.query.figures import CHANNEL, MEASURES, NOTHING, Figures, add_all
-from agentwatch.query.period import Period
-from agentwatch.query.window import slot_index
+from agentwatch.query.period import Period, slot_index
 
 
 @dataclass(frozen=True, slots=True)

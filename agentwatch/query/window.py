@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Sequence
 
 from agentwatch.measures import BUCKET_NS
 from agentwatch.query.period import NS, PeriodError, zone
@@ -130,26 +129,3 @@ def _day_edges(window: Window, tz: tzinfo) -> list[int]:
     while edges[-1] < window.end_ns:
         edges.append(_local_midnight(edges[-1] + DAY_NS + 3 * HOUR_NS, tz))  # past a 25-hour day
     return edges
-
-
-def slot_index(bounds: Sequence[tuple[int, int]], column: str) -> str:
-    """SQL: the index in `bounds` of the run [first, end) of buckets a column falls in, NULL outside.
-
-    Runs are contiguous and come in stretches of equal length (96 quarter hours a day;
-    92 or 100 on a DST change; 4 an hour), so a handful of arithmetic cases replace a
-    lookup per row. Only integers computed here are written into the SQL.
-    """
-    runs: list[list[int]] = []  # [first bucket, end bucket, first index, buckets per slot]
-    for index, (first, end) in enumerate(bounds):
-        length = end - first
-        if length <= 0:
-            continue  # a slot shorter than its bucket (local mean time) holds no bucket of its own
-        if runs and runs[-1][3] == length and runs[-1][1] == first:
-            runs[-1][1] = end
-        else:
-            runs.append([first, end, index, length])
-    cases = " ".join(
-        f"WHEN {column} < {end} THEN {index} + ({column} - {start}) / {length}"
-        for start, end, index, length in runs
-    )
-    return f"(CASE WHEN {column} < {bounds[0][0]} THEN NULL {cases} END)"

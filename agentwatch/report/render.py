@@ -6,8 +6,6 @@ are public (scripts read them): keys and their order are pinned by tests.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import fields
 from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any, Sequence
@@ -48,9 +46,12 @@ def _cell(figure: str, value: Any) -> str:
 
 
 # -- JSON ----------------------------------------------------------------------
+_FIGURES = tuple(field.name for field in fields(Figures))  # sessions, then MEASURES in order
+
+
 def figures_json(f: Figures) -> dict[str, Any]:
     """M of the summary JSON: sessions, then every measure in MEASURES order."""
-    return {field.name: getattr(f, field.name) for field in fields(Figures)}
+    return {name: getattr(f, name) for name in _FIGURES}
 
 
 def _entry_json(entry: Entry) -> dict[str, Any]:
@@ -111,15 +112,17 @@ def status_json(report: StatusReport) -> dict[str, Any]:
 # -- CSV -----------------------------------------------------------------------
 def summary_csv(result: Summary, by: str) -> str:
     """One breakdown as CSV with every figure; unknown is an empty cell, never 0."""
+    import csv  # here: the table and JSON commands start faster without it
+    import io
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     entries = _breakdown(result, by)
     keys = _KEYS[by]
-    names = [f.name for f in fields(Figures)]
-    writer.writerow([k.lower() for k in keys] + names)
+    writer.writerow([k.lower() for k in keys] + list(_FIGURES))
     for entry in entries:
         labels = list(_entry_json(entry).values())[: len(keys)]
-        writer.writerow(labels + [getattr(entry.figures, n) for n in names])
+        writer.writerow(labels + [getattr(entry.figures, n) for n in _FIGURES])
     return out.getvalue()
 
 
