@@ -28,11 +28,8 @@ LONGEST_DAY_NS = 25 * HOUR_NS + NS  # the day DST ends, plus the instant "now" w
 class Window:
     start_ns: int  # inclusive
     end_ns: int  # exclusive
-    tz_name: str  # a name query.period.zone takes back
-
-    @property
-    def tz(self) -> tzinfo:
-        return zone(self.tz_name)[0]
+    tz: tzinfo  # where its hours and days start
+    tz_name: str  # as query.period.zone named it
 
     @property
     def hourly(self) -> bool:
@@ -48,7 +45,7 @@ def between(start_ns: int, end_ns: int, tz_name: str | None = None) -> Window:
     """A custom range; the zone decides where its hours and days start."""
     if end_ns <= start_ns:
         raise PeriodError("a window ends after it starts")
-    return Window(start_ns, end_ns, zone(tz_name)[1])
+    return Window(start_ns, end_ns, *zone(tz_name))
 
 
 # Windows that end now include the instant now: [.., now + 1).
