@@ -3,9 +3,9 @@
 Read from `facts` (the per-call detail, kept as long as their raw rows: see
 store/retention.py), with the agent and session id from `sessions`. Where an
 agent describes one call twice from different sources (Claude's `api_request`
-event and its beta span), each session shows calls from its best-ranked source
-only, as the figures count them: per session, the lowest rank among its calls,
-and the lowest among its tools and decisions.
+event and its beta span; Codex's events and its per-tool counters), a call is
+shown only from the source its session's figures are counted from (the same
+precedence rank `summary` uses), so the feed and the figures never disagree.
 
 The cursor is the fact id, the order facts were stored in, not their time: an
 exporter sends its batch seconds (metrics: a minute) after the records' own
@@ -19,6 +19,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
+
+from agentwatch.query.figures import CHANNEL
 
 PAGE = 200
 
@@ -65,44 +67,24 @@ class Feed:
     more: bool  # more than one page was waiting: call again at once
 
 
+# A fact shows if it is from the source its session counts the fact's family from:
+# the rank rule of figures.ranked_sums, for requests (calls) and tool calls (tools, decisions).
+_COUNTED = (
+    f"f.rank = CASE f.kind WHEN 'request' THEN s.{CHANNEL['requests']}_rank "
+    f"ELSE s.{CHANNEL['tool_calls']}_rank END"
+)
+
 COLUMNS = f"""
     f.id, f.time_ns, f.kind, s.agent, s.sid, f.session_id, nullif(f.model, ''), f.name,
     CASE f.kind WHEN 'request' THEN f.requests ELSE f.tool_calls END,
     f.input_tokens, f.output_tokens, f.cache_read_tokens, f.cache_write_tokens, f.reasoning_tokens,
-    f.cost_usd, f.duration_ms, f.decision, f.success, f.error, f.rank
+    f.cost_usd, f.duration_ms, f.decision, f.success, f.error
     FROM facts f JOIN sessions s ON s.id = f.session_id
-    WHERE f.kind IN {SHOWN_KINDS}"""
-
-Row = tuple[Any, ...]  # COLUMNS: the Activity's fields, then the fact's rank
+    WHERE f.kind IN {SHOWN_KINDS} AND {_COUNTED}"""
 
 
-def _is_call(kind: str) -> bool:
-    return kind == "request"  # calls rank among calls; tools and decisions among themselves
-
-
-def best_sources(conn: sqlite3.Connection, rows: list[Row]) -> list[Activity]:
-    """The rows from their session's best-ranked source: the one its figures count.
-
-    The ranks are read once per session of the page (not once per row), so a page
-    costs one pass over the facts of the sessions it touches.
-    """
-    keys = sorted({row[5] for row in rows})
-    if not keys:
-        return []
-    marks = ",".join("?" * len(keys))
-    best = {
-        (session, bool(is_call)): rank
-        for session, is_call, rank in conn.execute(
-            f"SELECT session_id, kind = 'request', min(rank) FROM facts "
-            f"WHERE session_id IN ({marks}) AND kind IN {SHOWN_KINDS} GROUP BY 1, 2",
-            keys,
-        )
-    }
-    return [_activity(row) for row in rows if row[-1] == best[(row[5], _is_call(row[2]))]]
-
-
-def _activity(row: Row) -> Activity:
-    *head, success, error, _rank = row
+def activity(row: tuple[Any, ...]) -> Activity:
+    *head, success, error = row
     return Activity(*head, None if success is None else bool(success), error)
 
 
@@ -118,17 +100,16 @@ def feed(conn: sqlite3.Connection, after: Cursor | None = None, limit: int = PAG
     """Calls stored after the cursor, oldest first, at most `limit`; without a cursor the newest.
 
     A cursor past the newest fact means the facts were derived again (`agentwatch
-    reindex` numbers them anew): the feed starts over from the newest. A page may
-    hold fewer than `limit` calls when some were a session's second source.
+    reindex` numbers them anew): the feed starts over from the newest.
     """
     newest = _newest_id(conn)
     if after is None or after.after_id > newest:
         rows = conn.execute(f"SELECT {COLUMNS} ORDER BY f.id DESC LIMIT ?", (limit,)).fetchall()
-        return Feed(_by_time(best_sources(conn, rows)), Cursor(newest), more=False)
+        return Feed(_by_time([activity(r) for r in rows]), Cursor(newest), more=False)
     sql = f"SELECT {COLUMNS} AND f.id > ? ORDER BY f.id LIMIT ?"
     rows = conn.execute(sql, (after.after_id, limit + 1)).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     # Without more waiting, every fact up to the newest was looked at (in this snapshot).
     last = rows[-1][0] if more else newest
-    return Feed(_by_time(best_sources(conn, rows)), Cursor(last), more)
+    return Feed(_by_time([activity(r) for r in rows]), Cursor(last), more)

@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from agentwatch.query.feed import COLUMNS, Activity, best_sources
+from agentwatch.query.feed import COLUMNS, Activity, activity
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ class Timeline:
 
 
 def timeline(conn: sqlite3.Connection, session_key: int) -> Timeline | None:
-    """The session's calls and tools from its best-ranked sources; None if there is no such session."""
+    """The session's calls and tools, each from the source its figures count; None if no such session."""
     head = conn.execute(
         "SELECT agent, sid, first_ns, last_ns, labels FROM sessions WHERE id = ?", (session_key,)
     ).fetchone()
@@ -35,5 +35,5 @@ def timeline(conn: sqlite3.Connection, session_key: int) -> Timeline | None:
         return None
     agent, sid, first, last, labels = head
     rows = conn.execute(f"SELECT {COLUMNS} AND f.session_id = ? ORDER BY f.time_ns, f.id", (session_key,)).fetchall()
-    return Timeline(session_key, agent, sid, first, last, tuple(best_sources(conn, rows)),
+    return Timeline(session_key, agent, sid, first, last, tuple(activity(r) for r in rows),
                     json.loads(labels) if labels else {})  # fmt: skip
