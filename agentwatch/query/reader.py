@@ -20,7 +20,6 @@ from typing import Callable, Concatenate, Iterator, ParamSpec, TypeVar
 
 from agentwatch.store.connect import StoreError, open_reader
 
-
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -140,7 +139,8 @@ def _read_transaction(conn: sqlite3.Connection, db: Path) -> Iterator[sqlite3.Co
     try:
         yield conn
     finally:
-        conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
+        if conn.in_transaction:  # an error inside may have ended it already
+            conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
 
 
 @contextlib.contextmanager
