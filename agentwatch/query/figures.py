@@ -58,15 +58,6 @@ class Figures:
         """From SQL sums in MEASURES order, in their public types."""
         return cls(sessions, *(_clean(name, value) for name, value in zip(MEASURES, values, strict=True)))
 
-    def measures(self) -> tuple[Any, ...]:
-        """The measures in MEASURES order (sessions left out: ids do not add up)."""
-        return tuple(getattr(self, m) for m in MEASURES)
-
-    @property
-    def known(self) -> bool:
-        """Some record in scope carried some figure."""
-        return any(v is not None for v in self.measures())
-
 
 # The fields are written out for type checkers; this keeps them the measures, in order.
 assert tuple(f.name for f in fields(Figures)) == ("sessions", *MEASURES), "Figures must list MEASURES in order"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from agentwatch.query.figures import NOTHING, Figures, ranked_sums
+from agentwatch.query.figures import Figures, ranked_sums
 from agentwatch.query.period import slot_index
 from agentwatch.query.window import Window, slots
 
@@ -60,5 +60,5 @@ def series(conn: sqlite3.Connection, window: Window) -> Series:
         )
         if slot is not None
     }
-    points = tuple(Point(c.start_ns, c.end_ns, found.get(i) or Figures.of(0, NOTHING)) for i, c in enumerate(cut))
+    points = tuple(Point(c.start_ns, c.end_ns, found.get(i) or Figures(0)) for i, c in enumerate(cut))
     return Series(window, window.hourly, points)
