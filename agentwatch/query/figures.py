@@ -59,8 +59,10 @@ class Figures:
         return cls(sessions, *(_clean(name, value) for name, value in zip(MEASURES, values, strict=True)))
 
 
-# The fields are written out for type checkers; this keeps them the measures, in order.
-assert tuple(f.name for f in fields(Figures)) == ("sessions", *MEASURES), "Figures must list MEASURES in order"
+# The fields are written out for type checkers; this keeps them the measures, in order
+# (checked at import, so a measure added to measures.py cannot be missing here).
+if tuple(f.name for f in fields(Figures)) != ("sessions", *MEASURES):
+    raise TypeError("query.figures.Figures must list measures.MEASURES, in order")
 
 NOTHING = (None,) * len(MEASURES)  # the measures of a scope with nothing countable
 
