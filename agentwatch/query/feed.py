@@ -11,7 +11,10 @@ The cursor is the fact id, the order facts were stored in, not their time: an
 exporter sends its batch seconds (metrics: a minute) after the records' own
 times, so a later page can hold calls older than the newest already shown; a
 cursor on time would skip them, one on the id never does, and it is the
-primary key, so a page is an index seek however many facts are kept.
+primary key, so a page is an index seek however many facts are kept. A fact
+completed by a later record of the same call (a tool's result after its
+decision) keeps its id: a live view that wants the completed row reads the
+session's timeline again.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from agentwatch.query.figures import CHANNEL
 
 PAGE = 200
 
-# The kinds a feed shows, and which of them share a precedence ranking.
+# Calls, tool calls and decisions; not usage or output figures (metric increases).
 SHOWN_KINDS = "('request', 'tool', 'decision')"
 
 
