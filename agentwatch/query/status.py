@@ -21,7 +21,7 @@ class AgentStatus:
     logs: int
     metric_points: int
     spans: int
-    last_received_ns: int
+    last_received_ns: int | None  # None: no row says when
 
 
 def agent_status(conn: sqlite3.Connection) -> list[AgentStatus]:
@@ -34,7 +34,7 @@ def agent_status(conn: sqlite3.Connection) -> list[AgentStatus]:
         entry[_SIGNAL_FIELDS[signal]] = count
         entry["last"] = max(entry["last"], last)
     return [
-        AgentStatus(agent, e["logs"], e["metric_points"], e["spans"], e["last"])
+        AgentStatus(agent, e["logs"], e["metric_points"], e["spans"], e["last"] or None)
         for agent, e in merged.items()
     ]
 

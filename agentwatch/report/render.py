@@ -73,8 +73,8 @@ def summary_json(result: Summary) -> dict[str, Any]:
     }
 
 
-def _utc_iso(ns: int) -> str | None:
-    if not ns:
+def _utc_iso(ns: int | None) -> str | None:
+    if ns is None:
         return None
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="seconds")
 
