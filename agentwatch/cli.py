@@ -250,9 +250,10 @@ def _serve(args: argparse.Namespace, db: Path) -> int:
 
 def _status(args: argparse.Namespace, db: Path) -> int:
     from agentwatch.query.status import status_report
+    from agentwatch.report.render import status_json
     from agentwatch.store.connect import wal_reset_bug_affected
 
-    report = status_report(db)
+    report = status_json(status_report(db))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -305,7 +306,7 @@ def _summary(args: argparse.Namespace, db: Path) -> int:
     from agentwatch.query.period import PeriodError
     from agentwatch.query.reader import snapshot
     from agentwatch.query.summary import Summary, summary
-    from agentwatch.report.render import summary_text
+    from agentwatch.report.render import summary_json, summary_text
     from agentwatch.store.connect import StoreError
 
     try:
@@ -323,7 +324,7 @@ def _summary(args: argparse.Namespace, db: Path) -> int:
         print(f"agentwatch: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(result.as_json(), indent=2))
+        print(json.dumps(summary_json(result), indent=2))
     else:
         print(summary_text(result, args.by))
     return 0

@@ -7,7 +7,7 @@ the known values and stay None only when every part is None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Any, Iterable
 
 from agentwatch.measures import MEASURES
@@ -28,28 +28,47 @@ def add(a: Any, b: Any) -> Any:
     return a + b
 
 
-@dataclass(slots=True)
-class Tally:
-    """Figures of one scope (a period, an agent, a model, a day, a session) as they are added."""
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The figures of one scope (a period, an agent, a model, a day, a session, an hour).
 
-    sessions: set[int] = field(default_factory=set)
-    values: list[Any] = field(default_factory=lambda: [None] * len(MEASURES))
+    `sessions` is a count of distinct ids (0 when none); every other field is a
+    measure of measures.MEASURES, in that order, None where no record carried it.
+    """
 
-    def add(self, session_id: int | None, values: Iterable[Any]) -> None:
-        if session_id is not None:
-            self.sessions.add(session_id)
-        self.values = [add(a, b) for a, b in zip(self.values, values)]
+    sessions: int
+    requests: int | None = None
+    errors: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    lines_added: int | None = None
+    lines_removed: int | None = None
+    commits: int | None = None
+    pull_requests: int | None = None
+    tool_calls: int | None = None
+    tool_accepted: int | None = None
+    tool_rejected: int | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return figures(len(self.sessions), self.values)
+    @classmethod
+    def of(cls, sessions: int, values: Iterable[Any]) -> Figures:
+        """From SQL sums in MEASURES order, in their public types."""
+        return cls(sessions, *(_clean(name, value) for name, value in zip(MEASURES, values, strict=True)))
 
 
-def figures(sessions: int, values: Iterable[Any]) -> dict[str, Any]:
-    """The figures in their public order and types: M of the summary JSON."""
-    out: dict[str, Any] = {"sessions": sessions}
-    for name, value in zip(MEASURES, values):
-        out[name] = _clean(name, value)
-    return out
+# The fields are written out for type checkers; this keeps them the measures, in order
+# (checked at import, so a measure added to measures.py cannot be missing here).
+if tuple(f.name for f in fields(Figures)) != ("sessions", *MEASURES):
+    raise TypeError("query.figures.Figures must list measures.MEASURES, in order")
+
+NOTHING = (None,) * len(MEASURES)  # the measures of a scope with nothing countable
+
+
+def add_all(a: Iterable[Any], b: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(add(x, y) for x, y in zip(a, b))
 
 
 def _clean(name: str, value: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agentwatch.measures import BUCKET_NS
@@ -101,3 +102,26 @@ def period(since: date, until: date, tz_name: str | None) -> Period:
 def today(tz_name: str | None) -> date:
     tz, _ = zone(tz_name)
     return datetime.now(tz).date()
+
+
+def slot_index(bounds: Sequence[tuple[int, int]], column: str) -> str:
+    """SQL: the index in `bounds` of the run [first, end) of buckets a column falls in, NULL outside.
+
+    Runs are contiguous and come in stretches of equal length (96 quarter hours a day;
+    92 or 100 on a DST change; 4 an hour), so a handful of arithmetic cases replace a
+    lookup per row. Only integers computed here are written into the SQL.
+    """
+    runs: list[list[int]] = []  # [first bucket, end bucket, first index, buckets per slot]
+    for index, (first, end) in enumerate(bounds):
+        length = end - first
+        if length <= 0:
+            continue  # a slot shorter than its bucket (local mean time) holds no bucket of its own
+        if runs and runs[-1][3] == length and runs[-1][1] == first:
+            runs[-1][1] = end
+        else:
+            runs.append([first, end, index, length])
+    cases = " ".join(
+        f"WHEN {column} < {end} THEN {index} + ({column} - {start}) / {length}"
+        for start, end, index, length in runs
+    )
+    return f"(CASE WHEN {column} < {bounds[0][0]} THEN NULL {cases} END)"

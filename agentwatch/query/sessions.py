@@ -5,20 +5,21 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
-from agentwatch.query.figures import Tally, ranked_sums
+from agentwatch.query.figures import NOTHING, Figures, add_all, ranked_sums
 
 
 @dataclass(frozen=True, slots=True)
 class SessionRow:
     agent: str
-    id: str
+    id: str  # the agent's session id
     start_ns: int
     end_ns: int
     models: tuple[str, ...]
-    figures: dict[str, Any]  # the summary's figures for this session ("sessions" is 1)
-    labels: dict[str, Any] = field(default_factory=dict)  # user, team, project, ... where sent
+    figures: Figures  # over the session's whole life; sessions is 1
+    labels: Mapping[str, Any] = field(default_factory=dict)  # user, team, project, ... where sent
+    key: int = 0  # the store's session key, for query.timeline
 
 
 _SQL = f"""
@@ -32,18 +33,17 @@ _SQL = f"""
 
 def sessions(conn: sqlite3.Connection, since_ns: int, until_ns: int) -> list[SessionRow]:
     """Sessions active between two times, oldest first; figures over their whole life."""
-    tallies: dict[int, Tally] = {}
+    sums: dict[int, tuple[Any, ...]] = {}
     info: dict[int, tuple[str, str, int, int, str | None]] = {}
     models: dict[int, list[str]] = {}
-    for sid, agent, name, first, last, labels, model, *values in conn.execute(_SQL, (since_ns, until_ns)):
-        tallies.setdefault(sid, Tally()).add(sid, values)
-        info[sid] = (agent, name, first, last, labels)
+    for key, agent, name, first, last, labels, model, *values in conn.execute(_SQL, (since_ns, until_ns)):
+        sums[key] = add_all(sums.get(key, NOTHING), values)
+        info[key] = (agent, name, first, last, labels)
         if model and any(v is not None for v in values):
-            models.setdefault(sid, []).append(model)
+            models.setdefault(key, []).append(model)
     rows = [
-        SessionRow(agent, name, first, last, tuple(sorted(models.get(sid, ()))), tallies[sid].as_dict(),
-                   json.loads(labels) if labels else {})  # fmt: skip
-        for sid, (agent, name, first, last, labels) in info.items()
+        SessionRow(agent, name, first, last, tuple(sorted(models.get(key, ()))), Figures.of(1, sums[key]),
+                   json.loads(labels) if labels else {}, key)  # fmt: skip
+        for key, (agent, name, first, last, labels) in info.items()
     ]
     return sorted(rows, key=lambda r: (r.start_ns, r.agent, r.id))
-

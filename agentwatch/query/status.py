@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from agentwatch.store.connect import StoreError, db_bytes, open_reader
-from agentwatch.store.lock import read_listener
+from agentwatch.store.lock import ListenerInfo, read_listener
 
 _SIGNAL_FIELDS = {"logs": "logs", "metrics": "metric_points", "traces": "spans"}
 
@@ -23,7 +21,7 @@ class AgentStatus:
     logs: int
     metric_points: int
     spans: int
-    last_received_ns: int
+    last_received_ns: int | None  # None: no row says when
 
 
 def agent_status(conn: sqlite3.Connection) -> list[AgentStatus]:
@@ -36,54 +34,40 @@ def agent_status(conn: sqlite3.Connection) -> list[AgentStatus]:
         entry[_SIGNAL_FIELDS[signal]] = count
         entry["last"] = max(entry["last"], last)
     return [
-        AgentStatus(agent, e["logs"], e["metric_points"], e["spans"], e["last"])
+        AgentStatus(agent, e["logs"], e["metric_points"], e["spans"], e["last"] or None)
         for agent, e in merged.items()
     ]
 
 
-def _iso(ns: int) -> str | None:
-    if not ns:
-        return None
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="seconds")
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """What `agentwatch status` reports; `error` says why the agents could not be read."""
+
+    db: Path
+    db_bytes: int | None  # None: no database yet
+    sqlite_version: str
+    listener: ListenerInfo | None  # None: no listener holds the lock
+    agents: tuple[AgentStatus, ...] = ()
+    error: str | None = None
 
 
-def _agents(db: Path) -> list[dict[str, Any]]:
+def _agents(db: Path) -> tuple[AgentStatus, ...]:
     conn = open_reader(db)
     try:
-        statuses = agent_status(conn)
+        return tuple(agent_status(conn))
     finally:
         conn.close()
-    return [
-        {
-            "agent": a.agent,
-            "logs": a.logs,
-            "metric_points": a.metric_points,
-            "spans": a.spans,
-            "last_received": _iso(a.last_received_ns),
-        }
-        for a in statuses
-    ]
 
 
-def status_report(db: Path) -> dict[str, Any]:
-    """The report `agentwatch status --json` prints; an `error` key if the database can't be read."""
+def status_report(db: Path) -> StatusReport:
+    """The listener, the database and its agents; read-only, whatever state the file is in."""
     listener = read_listener(db)
-    report: dict[str, Any] = {
-        "db": str(db),
-        "db_bytes": db_bytes(db) if db.exists() else None,
-        "sqlite_version": sqlite3.sqlite_version,
-        "listener": {
-            "running": listener is not None,
-            "pid": listener.pid if listener else None,
-            "http_port": listener.http_port if listener else None,
-            "grpc_port": listener.grpc_port if listener else None,
-            "keep_content": listener.keep_content if listener else None,
-        },
-        "agents": [],
-    }
-    if db.exists():
+    exists = db.exists()
+    agents: tuple[AgentStatus, ...] = ()
+    error = None
+    if exists:
         try:
-            report["agents"] = _agents(db)
+            agents = _agents(db)
         except (StoreError, sqlite3.Error) as exc:
-            report["error"] = str(exc)
-    return report
+            error = str(exc)
+    return StatusReport(db, db_bytes(db) if exists else None, sqlite3.sqlite_version, listener, agents, error)

@@ -5,44 +5,52 @@ the period is read as one row per model from `session_rollups`; only sessions
 that cross a day boundary (or the period's edge) are read per quarter hour from
 `rollups`. So a summary costs about one row per session and model in the period,
 however long the history is. Figures are summed in SQL per day, agent and model;
-sessions, which are distinct ids and cannot be summed, are counted from sets.
+sessions, which are distinct ids and cannot be summed, are counted per breakdown.
+All of it is one read-only statement: safe on any connection, in any thread.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Callable
+from datetime import date
+from typing import Any, Callable, Iterable
 
-from agentwatch.query.figures import CHANNEL, MEASURES, add, figures
-from agentwatch.query.period import Period
+from agentwatch.query.figures import CHANNEL, MEASURES, NOTHING, Figures, add_all
+from agentwatch.query.period import Period, slot_index
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFigures:
+    agent: str
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFigures:
+    agent: str
+    model: str | None  # None: the agent's records in scope named no model
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    date: date
+    figures: Figures
 
 
 @dataclass(frozen=True, slots=True)
 class Summary:
     period: Period
-    totals: dict[str, Any]
-    by_agent: list[dict[str, Any]]
-    by_model: list[dict[str, Any]]
-    by_day: list[dict[str, Any]]
+    totals: Figures
+    by_agent: tuple[AgentFigures, ...]
+    by_model: tuple[ModelFigures, ...]
+    by_day: tuple[DayFigures, ...]
 
     @classmethod
     def empty(cls, period: Period) -> Summary:
         """The summary of a store that does not exist yet: nothing recorded."""
-        return cls(period, figures(0, (None,) * len(MEASURES)), [], [], [])
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "period": {
-                "since": self.period.since.isoformat(),
-                "until": self.period.until.isoformat(),
-                "tz": self.period.tz_name,
-            },
-            "totals": self.totals,
-            "by_agent": self.by_agent,
-            "by_model": self.by_model,
-            "by_day": self.by_day,
-        }
+        return cls(period, Figures(0), (), (), ())
 
 
 _COLS = ", ".join(MEASURES)
@@ -51,27 +59,17 @@ _SUMS = ", ".join(f"SUM({m})" for m in MEASURES)
 
 
 def day_index(period: Period, column: str) -> str:
-    """SQL: the index in period.days of the day a bucket column falls in, NULL outside.
-
-    Days come in runs of equal length (96 quarter hours; 92 or 100 on a DST change),
-    so a handful of arithmetic cases replace a lookup per row. Only integers the
-    period computed are written into the SQL.
-    """
-    runs: list[list[int]] = []  # [first bucket, end bucket, first day index, buckets per day]
-    for index, day in enumerate(period.days):
-        length = day.end_bucket - day.first_bucket
-        if runs and runs[-1][3] == length and runs[-1][1] == day.first_bucket:
-            runs[-1][1] = day.end_bucket
-        else:
-            runs.append([day.first_bucket, day.end_bucket, index, length])
-    cases = " ".join(
-        f"WHEN {column} < {end} THEN {first} + ({column} - {start}) / {length}"
-        for start, end, first, length in runs
-    )
-    return f"(CASE WHEN {column} < {period.first_bucket} THEN NULL {cases} END)"
+    """SQL: the index in period.days of the day a bucket column falls in, NULL outside."""
+    return slot_index([(d.first_bucket, d.end_bucket) for d in period.days], column)
 
 
-def _picked_sql(period: Period) -> str:
+# A CTE read more than once is materialized by default since SQLite 3.35; the hint says
+# so where it is understood. Materialized means an ephemeral table inside the statement,
+# gone with it: the connection's schema (temp included) is never written.
+_MATERIALIZED = "MATERIALIZED" if sqlite3.sqlite_version_info >= (3, 35, 0) else ""
+
+
+def _picked_cte(period: Period) -> str:
     """The period as one row per (day, session, model, rank) part, each figure ranked.
 
     A (session, model, rank) row whose first and last bucket fall on the same day of
@@ -79,7 +77,6 @@ def _picked_sql(period: Period) -> str:
     """
     first, last, bucket = (day_index(period, c) for c in ("sr.first_bucket", "sr.last_bucket", "r.bucket"))
     return f"""
-        CREATE TEMP TABLE picked AS
         WITH touching AS (
             SELECT sr.*, {first} AS d1, {last} AS d2 FROM session_rollups sr
             WHERE sr.last_bucket >= :start AND sr.first_bucket < :end
@@ -92,66 +89,88 @@ def _picked_sql(period: Period) -> str:
             JOIN rollups r ON r.session_id = sr.session_id AND r.model = sr.model AND r.rank = sr.rank
             WHERE (sr.d1 IS NULL OR sr.d2 IS NULL OR sr.d1 != sr.d2)
               AND r.bucket >= :start AND r.bucket < :end
-        )
-        SELECT p.day, s.agent, p.model,
-               CASE WHEN s.sid != '' AND p.activity > 0 THEN p.session_id END AS active, {_RANKED}
-        FROM parts p JOIN sessions s ON s.id = p.session_id
+        ), picked AS {_MATERIALIZED} (
+            SELECT p.day, s.agent, p.model,
+                   CASE WHEN s.sid != '' AND p.activity > 0 THEN p.session_id END AS active, {_RANKED}
+            FROM parts p JOIN sessions s ON s.id = p.session_id
+        )"""
+
+
+# What each row of the one summary statement is (its first column).
+_GROUP, _BY_AGENT, _BY_MODEL, _BY_DAY, _TOTAL, _PRESENT = range(6)
+
+
+def _summary_sql(period: Period) -> str:
+    """One statement, so the picked parts are built once and nothing is written.
+
+    Figures are summed per (day, agent, model): a few hundred rows for a year. Sessions
+    are distinct ids, so they are counted per breakdown, not summed from those groups.
+    Agents that sent anything in the period come from `presence`, countable or not.
+    """
+    nulls = ", ".join(["NULL"] * len(MEASURES))
+    present = day_index(period, "bucket")
+    return f"""{_picked_cte(period)}
+        SELECT {_GROUP}, day, agent, model, NULL, {_SUMS} FROM picked GROUP BY day, agent, model
+        UNION ALL SELECT {_BY_AGENT}, NULL, agent, NULL, COUNT(DISTINCT active), {nulls} FROM picked GROUP BY agent
+        UNION ALL SELECT {_BY_MODEL}, NULL, agent, model, COUNT(DISTINCT active), {nulls}
+                  FROM picked GROUP BY agent, model
+        UNION ALL SELECT {_BY_DAY}, day, NULL, NULL, COUNT(DISTINCT active), {nulls} FROM picked GROUP BY day
+        UNION ALL SELECT {_TOTAL}, NULL, NULL, NULL, COUNT(DISTINCT active), {nulls} FROM picked
+        UNION ALL SELECT DISTINCT {_PRESENT}, {present}, agent, NULL, NULL, {nulls}
+                  FROM presence WHERE bucket >= :start AND bucket < :end
     """
 
 
-_NOTHING = (None,) * len(MEASURES)  # an agent or day present with nothing countable
+Row = tuple[Any, ...]  # (what, day, agent, model, sessions, *measures)
 
 
 def summary(conn: sqlite3.Connection, period: Period) -> Summary:
-    """The period's figures; the caller holds one read transaction (query.reader.snapshot)."""
+    """The period's figures; the caller holds one read transaction (Reader.snapshot)."""
     bounds = {"start": period.first_bucket, "end": period.end_bucket}
-    conn.execute(_picked_sql(period), bounds)
-    try:
-        return _collect(conn, period, bounds)
-    finally:
-        conn.execute("DROP TABLE IF EXISTS temp.picked")
+    rows: dict[int, list[Row]] = {what: [] for what in range(6)}
+    for row in conn.execute(_summary_sql(period), bounds):
+        rows[row[0]].append(row)
+    return _collect(period, rows)
 
 
-def _collect(conn: sqlite3.Connection, period: Period, bounds: dict[str, int]) -> Summary:
-    dates = [d.date.isoformat() for d in period.days]
-    # Figures summed per (day, agent, model) in SQL: a few hundred rows for a year.
-    groups = conn.execute(f"SELECT day, agent, model, {_SUMS} FROM picked GROUP BY 1, 2, 3").fetchall()
-    agents = _sum_by(groups, lambda g: g[1])
-    models = _sum_by(groups, lambda g: (g[1], g[2]))
-    days = _sum_by(groups, lambda g: g[0])
-    totals = _sum_by(groups, lambda g: None).get(None, _NOTHING)
-    presence = f"SELECT DISTINCT {day_index(period, 'bucket')}, agent FROM presence WHERE bucket >= :start AND bucket < :end"
-    for day, agent in conn.execute(presence, bounds):  # connected, perhaps with nothing countable
-        agents.setdefault(agent, _NOTHING)
-        days.setdefault(day, _NOTHING)
-    # Sessions are distinct ids, so they are counted per breakdown, not summed from groups.
-    by_agent, by_model, by_day = (_sessions_by(conn, k) for k in ("agent", "agent, model", "day"))
-    (total_sessions,) = conn.execute("SELECT COUNT(DISTINCT active) FROM picked").fetchone()
+def _collect(period: Period, rows: dict[int, list[Row]]) -> Summary:
+    groups = rows[_GROUP]
+    agents = _sum_by(groups, lambda g: g[2])
+    models = _sum_by(groups, lambda g: (g[2], g[3]))
+    days = _sum_by(groups, lambda g: g[1])
+    totals = _sum_by(groups, lambda g: None).get(None, NOTHING)
+    for _, day, agent, *_rest in rows[_PRESENT]:  # connected, perhaps with nothing countable
+        agents.setdefault(agent, NOTHING)
+        days.setdefault(day, NOTHING)
+    by_agent = _counts(rows[_BY_AGENT], lambda r: r[2])
+    by_model = _counts(rows[_BY_MODEL], lambda r: (r[2], r[3]))
+    by_day = _counts(rows[_BY_DAY], lambda r: r[1])
+    total_sessions = rows[_TOTAL][0][4] if rows[_TOTAL] else 0
+    dates = [d.date for d in period.days]
     return Summary(
         period=period,
-        totals=figures(total_sessions, totals),
-        by_agent=[{"agent": a, **figures(by_agent.get((a,), 0), agents[a])} for a in sorted(agents)],
+        totals=Figures.of(total_sessions, totals),
+        by_agent=tuple(AgentFigures(a, Figures.of(by_agent.get(a, 0), agents[a])) for a in sorted(agents)),
         # A model row whose every figure is unknown only repeats sessions counted under
         # their models (records that lost to a better source, or came before any call).
-        by_model=[
-            {"agent": a, "model": m or None, **figures(by_model.get((a, m), 0), models[(a, m)])}
+        by_model=tuple(
+            ModelFigures(a, m or None, Figures.of(by_model.get((a, m), 0), models[(a, m)]))
             for a, m in sorted(models)
             if any(v is not None for v in models[(a, m)])
-        ],
-        by_day=[{"date": dates[d], **figures(by_day.get((d,), 0), days[d])} for d in sorted(days)],
+        ),
+        by_day=tuple(DayFigures(dates[d], Figures.of(by_day.get(d, 0), days[d])) for d in sorted(days)),
     )
 
 
-def _sessions_by(conn: sqlite3.Connection, keys: str) -> dict[tuple[Any, ...], int]:
-    rows = conn.execute(f"SELECT {keys}, COUNT(DISTINCT active) FROM picked GROUP BY {keys}")
-    return {tuple(row[:-1]): row[-1] for row in rows}
+def _counts(rows: Iterable[Row], key: Callable[[Row], Any]) -> dict[Any, int]:
+    return {key(row): row[4] for row in rows}
 
 
-def _sum_by(groups: list[tuple[Any, ...]], key: Callable[[tuple[Any, ...]], Any]) -> dict[Any, tuple[Any, ...]]:
+def _sum_by(groups: list[Row], key: Callable[[Row], Any]) -> dict[Any, tuple[Any, ...]]:
     out: dict[Any, tuple[Any, ...]] = {}
     for group in groups:
         k = key(group)
         known = out.get(k)
-        values = tuple(group[3:])
-        out[k] = values if known is None else tuple(add(a, b) for a, b in zip(known, values))
+        values = tuple(group[5:])
+        out[k] = values if known is None else add_all(known, values)
     return out

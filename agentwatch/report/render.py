@@ -1,13 +1,24 @@
-"""Summaries and session lists as text tables and JSON; every value through display.py."""
+"""Summaries, session lists and status as text tables, CSV and JSON, from query's answers.
+
+Every text value goes through display.py; JSON keeps None as null. The JSON shapes
+are public (scripts read them): keys and their order are pinned by tests.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
-from typing import Any, Sequence
+from dataclasses import fields
+from datetime import datetime, timezone, tzinfo
+from typing import TYPE_CHECKING, Any, Sequence
 
 from agentwatch.display import NOTIONAL_NOTE, PROXY_NOTE, UNKNOWN, cost, count, printable
+from agentwatch.query.figures import Figures
 from agentwatch.query.sessions import SessionRow
-from agentwatch.query.summary import Summary
+from agentwatch.query.summary import AgentFigures, DayFigures, ModelFigures, Summary
+
+if TYPE_CHECKING:  # summary and sessions need not load the lock file's reader
+    from agentwatch.query.status import StatusReport
+
+Entry = AgentFigures | ModelFigures | DayFigures
 
 # (heading, figure) of the summary table, in reading order.
 COLUMNS = (
@@ -28,11 +39,95 @@ COLUMNS = (
     ("ACCEPTED", "tool_accepted"),
     ("REJECTED", "tool_rejected"),
 )
-BREAKDOWNS = {"agent": "by_agent", "model": "by_model", "day": "by_day"}
 
 
 def _cell(figure: str, value: Any) -> str:
     return cost(value) if figure == "cost_usd" else count(value)
+
+
+# -- JSON ----------------------------------------------------------------------
+_FIGURES = tuple(field.name for field in fields(Figures))  # sessions, then MEASURES in order
+
+
+def figures_json(f: Figures) -> dict[str, Any]:
+    """M of the summary JSON: sessions, then every measure in MEASURES order."""
+    return {name: getattr(f, name) for name in _FIGURES}
+
+
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    if isinstance(entry, ModelFigures):
+        return {"agent": entry.agent, "model": entry.model, **figures_json(entry.figures)}
+    if isinstance(entry, DayFigures):
+        return {"date": entry.date.isoformat(), **figures_json(entry.figures)}
+    return {"agent": entry.agent, **figures_json(entry.figures)}
+
+
+def summary_json(result: Summary) -> dict[str, Any]:
+    period = result.period
+    return {
+        "period": {"since": period.since.isoformat(), "until": period.until.isoformat(), "tz": period.tz_name},
+        "totals": figures_json(result.totals),
+        "by_agent": [_entry_json(e) for e in result.by_agent],
+        "by_model": [_entry_json(e) for e in result.by_model],
+        "by_day": [_entry_json(e) for e in result.by_day],
+    }
+
+
+def _utc_iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def status_json(report: StatusReport) -> dict[str, Any]:
+    """`agentwatch status --json`; an `error` key only when the database could not be read."""
+    lst = report.listener
+    out: dict[str, Any] = {
+        "db": str(report.db),
+        "db_bytes": report.db_bytes,
+        "sqlite_version": report.sqlite_version,
+        "listener": {
+            "running": lst is not None,
+            "pid": lst.pid if lst else None,
+            "http_port": lst.http_port if lst else None,
+            "grpc_port": lst.grpc_port if lst else None,
+            "keep_content": lst.keep_content if lst else None,
+        },
+        "agents": [
+            {
+                "agent": a.agent,
+                "logs": a.logs,
+                "metric_points": a.metric_points,
+                "spans": a.spans,
+                "last_received": _utc_iso(a.last_received_ns),
+            }
+            for a in report.agents
+        ],
+    }
+    if report.error is not None:
+        out["error"] = report.error
+    return out
+
+
+# -- CSV -----------------------------------------------------------------------
+def summary_csv(result: Summary, by: str) -> str:
+    """One breakdown as CSV with every figure; unknown is an empty cell, never 0."""
+    import csv  # here: the table and JSON commands start faster without it
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    entries = _breakdown(result, by)
+    keys = _KEYS[by]
+    writer.writerow([k.lower() for k in keys] + list(_FIGURES))
+    for entry in entries:
+        labels = list(_entry_json(entry).values())[: len(keys)]
+        writer.writerow(labels + [getattr(entry.figures, n) for n in _FIGURES])
+    return out.getvalue()
+
+
+# -- text ----------------------------------------------------------------------
+_KEYS = {"agent": ["AGENT"], "model": ["AGENT", "MODEL"], "day": ["DATE"]}
 
 
 def table(headings: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
@@ -43,28 +138,32 @@ def table(headings: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1)
     return "\n".join([line(headings), *(line(r) for r in rows)])
 
 
-def _labels(by: str, entry: dict[str, Any]) -> list[str]:
-    if by == "model":
-        return [printable(entry["agent"]), printable(entry["model"]) if entry["model"] else UNKNOWN]
-    if by == "day":
-        return [entry["date"]]
-    return [printable(entry["agent"])]
+def _labels(entry: Entry) -> list[str]:
+    if isinstance(entry, ModelFigures):
+        return [printable(entry.agent), printable(entry.model) if entry.model else UNKNOWN]
+    if isinstance(entry, DayFigures):
+        return [entry.date.isoformat()]
+    return [printable(entry.agent)]
+
+
+def _breakdown(result: Summary, by: str) -> Sequence[Entry]:
+    return {"agent": result.by_agent, "model": result.by_model, "day": result.by_day}[by]
 
 
 def summary_text(result: Summary, by: str) -> str:
     period = result.period
     span = str(period.since) if period.since == period.until else f"{period.since} to {period.until}"
     head = f"agentwatch summary · {span} ({period.tz_name})"
-    entries = result.as_json()[BREAKDOWNS[by]]
+    entries = _breakdown(result, by)
     if not entries:
         return f"{head}\n\nNothing recorded in this period. Is `agentwatch serve` running and an agent pointed at it?\n  export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318"
-    keys = {"agent": ["AGENT"], "model": ["AGENT", "MODEL"], "day": ["DATE"]}[by]
+    keys = _KEYS[by]
     # A figure nobody in the period reported is a column of dashes: it is left out (and
     # named below), so the table fits a terminal; --json always has every figure.
-    shown = [(h, f) for h, f in COLUMNS if f == "sessions" or result.totals[f] is not None]
+    shown = [(h, f) for h, f in COLUMNS if f == "sessions" or getattr(result.totals, f) is not None]
     hidden = [h.rstrip("*").lower() for h, f in COLUMNS if (h, f) not in shown]
-    rows = [_labels(by, e) + [_cell(f, e[f]) for _, f in shown] for e in entries]
-    total = ["TOTAL"] + [""] * (len(keys) - 1) + [_cell(f, result.totals[f]) for _, f in shown]
+    rows = [_labels(e) + [_cell(f, getattr(e.figures, f)) for _, f in shown] for e in entries]
+    total = ["TOTAL"] + [""] * (len(keys) - 1) + [_cell(f, getattr(result.totals, f)) for _, f in shown]
     body = table(keys + [h for h, _ in shown], rows + [total], left=len(keys))
     notes = [NOTIONAL_NOTE] if any(f == "cost_usd" for _, f in shown) else []
     notes.append(PROXY_NOTE)
@@ -78,28 +177,28 @@ def _when(ns: int, tz: tzinfo) -> str:
 
 
 def session_json(row: SessionRow, tz: tzinfo) -> dict[str, Any]:
-    figures = {k: v for k, v in row.figures.items() if k != "sessions"}
+    figures = {k: v for k, v in figures_json(row.figures).items() if k != "sessions"}
     return {
         "agent": row.agent,
         "id": row.id,
         "start": datetime.fromtimestamp(row.start_ns / 1e9, tz).isoformat(timespec="seconds"),
         "end": datetime.fromtimestamp(row.end_ns / 1e9, tz).isoformat(timespec="seconds"),
         "models": list(row.models),
-        "labels": row.labels,
+        "labels": dict(row.labels),
         **figures,
     }
 
 
-def _tokens(f: dict[str, Any]) -> str:
-    if f["input_tokens"] is None and f["output_tokens"] is None:
+def _tokens(f: Figures) -> str:
+    if f.input_tokens is None and f.output_tokens is None:
         return UNKNOWN
-    return f"{count(f['input_tokens'])} / {count(f['output_tokens'])}"
+    return f"{count(f.input_tokens)} / {count(f.output_tokens)}"
 
 
-def _lines(f: dict[str, Any]) -> str:
-    if f["lines_added"] is None:
+def _lines(f: Figures) -> str:
+    if f.lines_added is None:
         return UNKNOWN
-    return f"+{f['lines_added']:,} -{f['lines_removed']:,}"
+    return f"+{f.lines_added:,} -{count(f.lines_removed)}"
 
 
 def sessions_text(rows: list[SessionRow], tz: tzinfo, since: str) -> str:
@@ -114,10 +213,10 @@ def sessions_text(rows: list[SessionRow], tz: tzinfo, since: str) -> str:
                 _when(r.start_ns, tz),
                 _when(r.end_ns, tz),
                 printable(", ".join(r.models)) or UNKNOWN,
-                count(r.figures["requests"]),
+                count(r.figures.requests),
                 _tokens(r.figures),
-                cost(r.figures["cost_usd"]),
-                count(r.figures["tool_calls"]),
+                cost(r.figures.cost_usd),
+                count(r.figures.tool_calls),
                 _lines(r.figures),
             ]
             for r in rows

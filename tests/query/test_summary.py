@@ -25,6 +25,7 @@ import pytest
 from agentwatch.query.period import period
 from agentwatch.query.summary import summary
 from agentwatch.records import Fact, Kind
+from agentwatch.report.render import summary_json
 from agentwatch.store import schema
 from agentwatch.store.facts import insert_facts
 from support.listener import Listener, start_listener
@@ -94,7 +95,7 @@ def store(conn: Any, *facts: Fact) -> None:
 def read(conn: Any, since: str, until: str, tz: str = "UTC") -> dict[str, Any]:
     conn.execute("BEGIN")
     try:
-        return summary(conn, period(date.fromisoformat(since), date.fromisoformat(until), tz)).as_json()
+        return summary_json(summary(conn, period(date.fromisoformat(since), date.fromisoformat(until), tz)))
     finally:
         conn.execute("COMMIT")
 
