@@ -35,8 +35,12 @@ class Point:
 @dataclass(frozen=True, slots=True)
 class Series:
     window: Window
-    hourly: bool  # points are local hours (else local days)
     points: tuple[Point, ...]
+
+    @property
+    def hourly(self) -> bool:
+        """Points are local hours (else local days), as the window's length says."""
+        return self.window.hourly
 
 
 def _sql(index: str) -> str:
@@ -61,4 +65,4 @@ def series(conn: sqlite3.Connection, window: Window) -> Series:
         if slot is not None
     }
     points = tuple(Point(c.start_ns, c.end_ns, found.get(i) or Figures(0)) for i, c in enumerate(cut))
-    return Series(window, window.hourly, points)
+    return Series(window, points)

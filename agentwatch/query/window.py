@@ -43,9 +43,13 @@ def _now_ns(now_ns: int | None) -> int:
 
 def between(start_ns: int, end_ns: int, tz_name: str | None = None) -> Window:
     """A custom range; the zone decides where its hours and days start."""
+    return _window(start_ns, end_ns, *zone(tz_name))
+
+
+def _window(start_ns: int, end_ns: int, tz: tzinfo, tz_name: str) -> Window:
     if end_ns <= start_ns:
         raise PeriodError("a window ends after it starts")
-    return Window(start_ns, end_ns, *zone(tz_name))
+    return Window(start_ns, end_ns, tz, tz_name)
 
 
 # Windows that end now include the instant now: [.., now + 1).
@@ -64,8 +68,8 @@ def _local_midnight(instant_ns: int, tz: tzinfo, days_back: int = 0) -> int:
 def today(tz_name: str | None = None, now_ns: int | None = None) -> Window:
     """From local midnight to now."""
     now = _now_ns(now_ns)
-    tz, _ = zone(tz_name)
-    return between(_local_midnight(now, tz), now + 1, tz_name)
+    tz, name = zone(tz_name)
+    return _window(_local_midnight(now, tz), now + 1, tz, name)
 
 
 def last_days(days: int, tz_name: str | None = None, now_ns: int | None = None) -> Window:
@@ -73,8 +77,8 @@ def last_days(days: int, tz_name: str | None = None, now_ns: int | None = None) 
     if days < 1:
         raise PeriodError("a window is at least one day")
     now = _now_ns(now_ns)
-    tz, _ = zone(tz_name)
-    return between(_local_midnight(now, tz, days - 1), now + 1, tz_name)
+    tz, name = zone(tz_name)
+    return _window(_local_midnight(now, tz, days - 1), now + 1, tz, name)
 
 
 @dataclass(frozen=True, slots=True)
