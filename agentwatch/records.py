@@ -138,7 +138,7 @@ class Batch:
 
 
 class Kind(str, Enum):
-    """What a fact is; its channel decides which precedence rank it competes in."""
+    """What a fact is. Precedence is per family of measures (measures.FAMILIES), not per kind."""
 
     REQUEST = "request"  # one model call
     USAGE = "usage"  # an aggregate of calls (a metric point): tokens, cost, or the agent's own call count
@@ -148,15 +148,7 @@ class Kind(str, Enum):
     LINK = "link"  # not counted: ties a trace to a session (an invoke_agent span's id)
 
 
-# The precedence channel each counted kind competes in, and the kinds that make a
-# session active (a start marker or a lines figure alone does not).
-KIND_CHANNEL = {
-    Kind.REQUEST: "usage",
-    Kind.USAGE: "usage",
-    Kind.TOOL: "tools",
-    Kind.DECISION: "tools",
-    Kind.OUTPUT: "output",
-}
+# The kinds that make a session active (a start marker or a lines figure alone does not).
 ACTIVE_KINDS = frozenset({Kind.REQUEST, Kind.USAGE, Kind.TOOL, Kind.DECISION})
 
 
@@ -179,7 +171,7 @@ class Fact(NamedTuple):
     session_scope: str = ""  # what keeps non-unique ids apart (goose: the host); "" if unique
     trace_id: bytes = b""  # lets a fact without a session inherit its trace's session
     model: str | None = None
-    rank: int = 0  # precedence within the channel: the lowest rank a session has wins
+    rank: int = 0  # precedence: per family, the lowest rank in the session that carries it wins
     name: str | None = None  # tool name
     decision: str | None = None  # accept / reject, as the agent said it
     decision_source: str | None = None  # config, user, ...

@@ -128,7 +128,7 @@ def _as_left_by_version_1(db: Path) -> None:
     for kind, name in objects:
         if kind == "table":
             conn.execute(f"DROP TABLE {name}")
-    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm002_normalised'")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m002_normalised', 'm003_family_ranks')")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

@@ -23,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from agentwatch.query.figures import CHANNEL
+from agentwatch.query.figures import is_counted
 
 PAGE = 200
 
@@ -71,10 +71,10 @@ class Feed:
 
 
 # A fact shows if it is from the source its session counts the fact's family from:
-# the rank rule of figures.ranked_sums, for requests (calls) and tool calls (tools, decisions).
+# the rank rule of figures.ranked_sums, for calls, tool calls and decisions made apart from a call.
 _COUNTED = (
-    f"f.rank = CASE f.kind WHEN 'request' THEN s.{CHANNEL['requests']}_rank "
-    f"ELSE s.{CHANNEL['tool_calls']}_rank END"
+    f"CASE f.kind WHEN 'request' THEN {is_counted('requests', 'f')} "
+    f"WHEN 'tool' THEN {is_counted('tool_calls', 'f')} ELSE {is_counted('tool_accepted', 'f')} END"
 )
 
 COLUMNS = f"""

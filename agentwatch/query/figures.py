@@ -10,14 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Iterable
 
-from agentwatch.measures import MEASURES
-
-# Which precedence channel each measure competes in (see schema m002).
-CHANNEL = {
-    **{m: "usage" for m in MEASURES[:8]},
-    **{m: "output" for m in ("lines_added", "lines_removed", "commits", "pull_requests")},
-    **{m: "tools" for m in ("tool_calls", "tool_accepted", "tool_rejected")},
-}
+from agentwatch.measures import FAMILY_OF, MEASURES, rank_column
 
 
 def add(a: Any, b: Any) -> Any:
@@ -79,8 +72,16 @@ def _clean(name: str, value: Any) -> Any:
     return int(value)
 
 
+def is_counted(measure: str, rollup: str = "r", session: str = "s") -> str:
+    """SQL: whether a row's source is the one its session counts the measure's family from."""
+    return f"{rollup}.rank = {session}.{rank_column(FAMILY_OF[measure])}"
+
+
+def ranked(measure: str, rollup: str = "r", session: str = "s") -> str:
+    """SQL: a row's figure where its source counts for the family, else NULL."""
+    return f"CASE WHEN {is_counted(measure, rollup, session)} THEN {rollup}.{measure} END"
+
+
 def ranked_sums(rollup: str = "r", session: str = "s") -> str:
-    """SQL: each measure summed only from the source its session ranks best for its channel."""
-    return ", ".join(
-        f"SUM(CASE WHEN {rollup}.rank = {session}.{CHANNEL[m]}_rank THEN {rollup}.{m} END)" for m in MEASURES
-    )
+    """SQL: each measure summed only from the source its session ranks best for its family."""
+    return ", ".join(f"SUM({ranked(m, rollup, session)})" for m in MEASURES)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Iterable
 
-from agentwatch.query.figures import CHANNEL, MEASURES, NOTHING, Figures, add_all
+from agentwatch.query.figures import MEASURES, NOTHING, Figures, add_all, ranked
 from agentwatch.query.period import Period, slot_index
 
 
@@ -54,7 +54,7 @@ class Summary:
 
 
 _COLS = ", ".join(MEASURES)
-_RANKED = ", ".join(f"CASE WHEN p.rank = s.{CHANNEL[m]}_rank THEN p.{m} END AS {m}" for m in MEASURES)
+_RANKED = ", ".join(f"{ranked(m, 'p', 's')} AS {m}" for m in MEASURES)
 _SUMS = ", ".join(f"SUM({m})" for m in MEASURES)
 
 

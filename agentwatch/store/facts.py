@@ -14,31 +14,36 @@ Sessions' first/last times and precedence ranks only ever move one way (min,
 max), so they are updated per batch too, from every fact, new or not.
 
 A tool call, decision or output figure that names no model is filed under the
-model of its session's latest call at or before it (the call that asked for the
-tool), so a breakdown by model shows each model's tools and lines rather than a
-model-less row. Only calls stored by then count, so one that arrives before every
-call of its session stays model-less; reindex replays the same arrival order.
+model of its session's nearest call: the latest at or before it (the call that
+asked for the tool), else the first after it. A breakdown by model then shows each
+model's tools and lines rather than a model-less row, which only a session with no
+call at all has. Such a fact is marked `inherited`: when a call arrives later than
+the facts it is nearest to, they are filed anew, so arrival order does not matter.
 """
 
 from __future__ import annotations
 
 import bisect
 import sqlite3
+from collections.abc import Sequence
 from typing import Any, Iterable, Iterator
 
-from agentwatch.measures import BUCKET_NS
-from agentwatch.records import ACTIVE_KINDS, KIND_CHANNEL, MEASURES, Fact, Kind
+from agentwatch.measures import BUCKET_NS, FAMILIES, FAMILY_OF, rank_column
+from agentwatch.records import ACTIVE_KINDS, MEASURES, Fact, Kind
 from agentwatch.store.series import increases
 
 _DETAIL = ("name", "decision", "decision_source", "success", "duration_ms", "error")
-_COLUMNS = ("key", "kind", "session_id", "home_id", "trace_id", "time_ns", "model", "rank", *_DETAIL, *MEASURES)
+_HEAD = ("key", "kind", "session_id", "home_id", "trace_id", "time_ns", "model", "rank", "inherited")
+_COLUMNS = (*_HEAD, *_DETAIL, *MEASURES)
+_MODEL, _INHERITED = _HEAD.index("model"), _HEAD.index("inherited")
 _FIRST_MEASURE = len(_COLUMNS) - len(MEASURES)
 # Fact's detail fields and then its measures, in _COLUMNS order: one slice, not 21 getattrs.
 _FACT_DETAIL = slice(Fact._fields.index(_DETAIL[0]), Fact._fields.index(MEASURES[-1]) + 1)
 assert Fact._fields[_FACT_DETAIL] == (*_DETAIL, *MEASURES)
 # Rows carry a kind's value (its text, as stored).
 _ACTIVE = frozenset(k.value for k in ACTIVE_KINDS)
-_CHANNEL = {k.value: channel for k, channel in KIND_CHANNEL.items()}
+# Which families each measure column of a row carries, by its index in the row.
+_FAMILY_AT = tuple((_FIRST_MEASURE + i, FAMILY_OF[m]) for i, m in enumerate(MEASURES))
 
 
 def _max_known(column: str) -> str:
@@ -49,12 +54,17 @@ def _max_known(column: str) -> str:
 
 
 _MARKS = ", ".join("?" * len(_COLUMNS))
+# A record naming its model wins over one filed under its call's; an empty model takes any.
+_TAKES_MODEL = (
+    "{set} = CASE WHEN excluded.model != '' AND (model = '' OR (inherited AND NOT excluded.inherited)) "
+    "THEN excluded.{set} ELSE {set} END"
+)
 _INSERT = f"INSERT INTO facts ({', '.join(_COLUMNS)}) VALUES ({_MARKS})"
 _MERGE = f"""
     INSERT INTO facts ({', '.join(_COLUMNS)}) VALUES ({_MARKS})
     ON CONFLICT (key) DO UPDATE SET
         session_id = CASE WHEN session_id = home_id THEN excluded.session_id ELSE session_id END,
-        model = CASE WHEN model = '' THEN excluded.model ELSE model END,
+        {_TAKES_MODEL.format(set="model")}, {_TAKES_MODEL.format(set="inherited")},
         rank = min(rank, excluded.rank),
         {", ".join(f"{c} = coalesce({c}, excluded.{c})" for c in _DETAIL)},
         {", ".join(_max_known(m) for m in MEASURES)}
@@ -80,12 +90,11 @@ _SESSION_ROLLUP = f"""
         last_bucket = max(last_bucket, excluded.last_bucket),
         activity = activity + excluded.activity, {", ".join(_add_known(m) for m in MEASURES)}
 """
-_TOUCH = """
+_TOUCH = f"""
     UPDATE sessions SET
         first_ns = min(coalesce(first_ns, :first), :first),
         last_ns = max(coalesce(last_ns, :last), :last),
-        usage_rank = min(usage_rank, :usage), tools_rank = min(tools_rank, :tools),
-        output_rank = min(output_rank, :output)
+        {", ".join(f"{rank_column(f)} = min({rank_column(f)}, :{f})" for f in FAMILIES)}
     WHERE id = :id
 """
 _UPSERT_SESSION = (
@@ -95,7 +104,11 @@ _UPSERT_SESSION = (
 _LINK = "INSERT OR IGNORE INTO trace_sessions (trace_id, session_id) VALUES (?, ?)"
 # Facts of the trace that arrived before its session was known move to it (the UPDATE
 # trigger moves their rollups and touches the session).
-_ADOPT = "UPDATE facts SET session_id = ? WHERE trace_id = ? AND session_id = home_id"
+# A model-less tool among them is then filed under the session's nearest call.
+_ADOPT = (
+    "UPDATE facts SET session_id = ?, inherited = inherited OR (model = '' AND kind IN ('tool', 'decision', 'output')) "
+    "WHERE trace_id = ? AND session_id = home_id"
+)
 
 _NO_RANK = 99  # the schema's default: no source seen yet
 
@@ -119,13 +132,16 @@ def insert_facts(conn: sqlite3.Connection, facts: Iterable[Fact], baseline_befor
     if not facts:
         return 0
     ids = _Sessions(conn, facts)
+    refile: dict[int, int | None] = {}  # session id -> file its inherited facts anew from this time on
     for link in (f for f in facts if f.kind is Kind.LINK):
         session_id = ids.session(link)
         conn.execute(_LINK, (link.trace_id, session_id))
-        conn.execute(_ADOPT, (session_id, link.trace_id))
+        if conn.execute(_ADOPT, (session_id, link.trace_id)).rowcount:
+            refile[session_id] = None  # its adopted tools may lie anywhere in it
     ids.load_traces(conn, facts)
     rows = _merged(ids.row(f) for f in increases(conn, facts, baseline_before) if f.kind is not Kind.LINK)
     if not rows:
+        _refile(conn, refile)
         return 0
     rows = _with_models(conn, rows)
     stored = _stored_keys(conn, [r[0] for r in rows])
@@ -136,6 +152,12 @@ def insert_facts(conn: sqlite3.Connection, facts: Iterable[Fact], baseline_befor
     # Every row, merged ones too: a later record of a stored call (a tool's result after its
     # decision) still moves its session's last-seen time, which the trigger's stored time would not.
     _touch_sessions(conn, rows)
+    for session_id, time_ns, _ in _calls(rows):
+        if session_id not in refile:
+            refile[session_id] = time_ns
+        elif (since := refile[session_id]) is not None:
+            refile[session_id] = min(since, time_ns)
+    _refile(conn, refile)
     return len(rows)
 
 
@@ -174,48 +196,83 @@ class _Sessions:
 
     def row(self, fact: Fact) -> tuple[Any, ...]:
         head = (fact.key, fact.kind.value, self.session(fact), self.home(fact), fact.trace_id, fact.time_ns,
-                fact.model or "", fact.rank)  # fmt: skip
+                fact.model or "", fact.rank, 0)  # fmt: skip
         return head + fact[_FACT_DETAIL]
 
 
 _INHERITS_MODEL = frozenset({Kind.TOOL.value, Kind.DECISION.value, Kind.OUTPUT.value})
 _REQUEST = Kind.REQUEST.value
+_LAST = "\U0010ffff"  # sorts after every model name: (t, _LAST) follows every call at t
+
+Call = tuple[int, str]  # (time, model) of a call that names its model
+_BEFORE = (
+    "SELECT time_ns, model FROM facts WHERE session_id = ? AND kind = 'request' AND model != '' "
+    "AND time_ns <= ? ORDER BY time_ns DESC, model DESC LIMIT 1"
+)
+_AFTER = (
+    "SELECT time_ns, model FROM facts WHERE session_id = ? AND kind = 'request' AND model != '' "
+    "AND time_ns > ? ORDER BY time_ns, model LIMIT 1"
+)
+
+
+def _calls(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, int, str]]:
+    """(session id, time, model) of the rows that are calls naming a model, in a real session."""
+    for row in rows:
+        if row[1] == _REQUEST and row[_MODEL] and row[2] != row[3]:
+            yield row[2], row[5], row[_MODEL]
 
 
 def _with_models(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Model-less tool, decision and output rows take the model of their session's
-    latest call at or before their time: this batch's calls first, else the stored ones."""
-    calls: dict[int, list[tuple[int, str]]] = {}  # session id -> this batch's (time, model), sorted
-    orphans = []  # indexes of the rows that need a model
-    for i, row in enumerate(rows):
-        if row[6]:
-            if row[1] == _REQUEST and row[2] != row[3]:
-                calls.setdefault(row[2], []).append((row[5], row[6]))
-        elif row[1] in _INHERITS_MODEL and row[2] != row[3]:
-            orphans.append(i)
+    """Model-less tool, decision and output rows of a session, filed under its nearest
+    call among this batch's and the stored ones, and marked inherited."""
+    orphans = [i for i, r in enumerate(rows) if not r[_MODEL] and r[1] in _INHERITS_MODEL and r[2] != r[3]]
     if not orphans:
         return rows
+    calls: dict[int, list[Call]] = {}  # session id -> this batch's calls, sorted
+    for session_id, time_ns, model in _calls(rows):
+        calls.setdefault(session_id, []).append((time_ns, model))
     for found in calls.values():
         found.sort()
     out = list(rows)
     for i in orphans:
         row = rows[i]
-        model = _call_model_before(conn, calls.get(row[2], []), row[2], row[5])
-        if model:
-            out[i] = row[:6] + (model,) + row[7:]
+        model = _nearest_model(conn, calls.get(row[2], []), row[2], row[5])
+        out[i] = row[:_MODEL] + (model, row[_MODEL + 1], 1) + row[_INHERITED + 1 :]
     return out
 
 
-def _call_model_before(conn: sqlite3.Connection, calls: list[tuple[int, str]], session_id: int, time_ns: int) -> str:
-    at = bisect.bisect_right(calls, (time_ns, "\U0010ffff"))
-    if at:
-        return calls[at - 1][1]
-    found = conn.execute(
-        "SELECT model FROM facts WHERE session_id = ? AND time_ns <= ? AND kind = 'request' AND model != '' "
-        "ORDER BY time_ns DESC LIMIT 1",
-        (session_id, time_ns),
-    ).fetchone()
-    return found[0] if found else ""
+def _nearest_model(conn: sqlite3.Connection, batch: Sequence[Call], session_id: int, time_ns: int) -> str:
+    """The model of the session's latest call at or before time_ns, else of its first after,
+    from this batch's calls (sorted) and the stored ones; "" when it has none."""
+    at = bisect.bisect_right(batch, (time_ns, _LAST))
+    stored = conn.execute(_BEFORE, (session_id, time_ns)).fetchone()
+    before = max(filter(None, (batch[at - 1] if at else None, stored)), default=None)
+    if before:
+        return before[1]
+    stored = conn.execute(_AFTER, (session_id, time_ns)).fetchone()
+    after = min(filter(None, (batch[at] if at < len(batch) else None, stored)), default=None)
+    return after[1] if after else ""
+
+
+_FIRST_CALL = "SELECT min(time_ns) FROM facts WHERE session_id = ? AND kind = 'request' AND model != ''"
+_INHERITED_FROM = "SELECT id, time_ns, model FROM facts WHERE session_id = ? AND inherited = 1 AND time_ns >= ?"
+
+
+def _refile(conn: sqlite3.Connection, since: dict[int, int | None]) -> None:
+    """File inherited facts anew after calls arrived (or tools joined a session).
+
+    A call at t can only become the nearest of facts at or after t, or, when it is the
+    session's first call, of those before it; None means every inherited fact. The
+    UPDATE trigger moves a refiled fact's figures to its new model's rollups."""
+    for session_id, time_ns in since.items():
+        first = conn.execute(_FIRST_CALL, (session_id,)).fetchone()[0]
+        if first is None:
+            continue  # no call to file under
+        if time_ns is not None and time_ns <= first:
+            time_ns = None
+        candidates = conn.execute(_INHERITED_FROM, (session_id, -(2**63) if time_ns is None else time_ns)).fetchall()
+        moves = [(m, fact_id) for fact_id, t, model in candidates if (m := _nearest_model(conn, (), session_id, t)) != model]
+        conn.executemany("UPDATE facts SET model = ? WHERE id = ?", moves)
 
 
 def _max_of_known(a: Any, b: Any) -> Any:
@@ -234,10 +291,14 @@ def _merged(rows: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 def _merge_rows(old: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[Any, ...]:
-    key, kind, session_id, home_id, trace_id, time_ns, model, rank = old[:8]
+    # Before filing: no row of the batch is inherited yet.
+    key, kind, session_id, home_id, trace_id, time_ns, model, rank, inherited = old[: len(_HEAD)]
     session_id = new[2] if session_id == home_id else session_id
-    head = (key, kind, session_id, home_id, trace_id, time_ns, model or new[6], min(rank, new[7]))
-    details = tuple(a if a is not None else b for a, b in zip(old[8:_FIRST_MEASURE], new[8:_FIRST_MEASURE]))
+    head = (key, kind, session_id, home_id, trace_id, time_ns, model or new[_MODEL], min(rank, new[7]), inherited)
+    details = tuple(
+        a if a is not None else b
+        for a, b in zip(old[len(_HEAD) : _FIRST_MEASURE], new[len(_HEAD) : _FIRST_MEASURE])
+    )
     measures = tuple(_max_of_known(a, b) for a, b in zip(old[_FIRST_MEASURE:], new[_FIRST_MEASURE:]))
     return head + details + measures
 
@@ -266,22 +327,19 @@ def _add_to_rollups(conn: sqlite3.Connection, fresh: list[tuple[Any, ...]]) -> N
 
 
 def _touch_sessions(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """First/last seen and the best rank per channel, for every session the facts name."""
-    spans: dict[tuple[int, int, str], list[int]] = {}  # (session, home, channel) -> [first, last, rank]
-    for row in rows:
-        key = (row[2], row[3], _CHANNEL[row[1]])
-        seen = spans.get(key)
-        if seen is None:
-            spans[key] = [row[5], row[5], row[7]]
-        else:
-            seen[0], seen[1], seen[2] = min(seen[0], row[5]), max(seen[1], row[5]), min(seen[2], row[7])
+    """First/last seen, and per family the best rank of a source carrying it, for every
+    session the facts name (and the home session of their resource, which holds what
+    the resource sent without a session: its figures count only where no session's do)."""
     touched: dict[int, dict[str, int]] = {}
-    for (session_id, home_id, channel), (first, last, rank) in spans.items():
-        for sid in {session_id, home_id}:
-            t = touched.setdefault(sid, {"id": sid, "first": first, "last": last, "usage": _NO_RANK,
-                                         "tools": _NO_RANK, "output": _NO_RANK})  # fmt: skip
-            t["first"], t["last"] = min(t["first"], first), max(t["last"], last)
-            t[channel] = min(t[channel], rank)
+    for row in rows:
+        families = {family for at, family in _FAMILY_AT if row[at] is not None}
+        for sid in {row[2], row[3]}:
+            t = touched.get(sid)
+            if t is None:
+                t = touched[sid] = {"id": sid, "first": row[5], "last": row[5], **dict.fromkeys(FAMILIES, _NO_RANK)}
+            t["first"], t["last"] = min(t["first"], row[5]), max(t["last"], row[5])
+            for family in families:
+                t[family] = min(t[family], row[7])
     conn.executemany(_TOUCH, touched.values())
 
 

@@ -321,6 +321,137 @@ def m002_normalised(db: sqlite_utils.Database) -> None:
     )
 
 
+# m003's families (measures.FAMILIES as it was then), frozen for the same reason.
+_M003_FAMILIES = {
+    "calls": ("requests", "errors"),
+    "input_tokens": ("input_tokens",),
+    "output_tokens": ("output_tokens",),
+    "cache_read_tokens": ("cache_read_tokens",),
+    "cache_write_tokens": ("cache_write_tokens",),
+    "reasoning_tokens": ("reasoning_tokens",),
+    "cost": ("cost_usd",),
+    "lines": ("lines_added", "lines_removed"),
+    "commits": ("commits",),
+    "pull_requests": ("pull_requests",),
+    "tool_calls": ("tool_calls",),
+    "decisions": ("tool_accepted", "tool_rejected"),
+}
+_INHERITING_KINDS = "('tool', 'decision', 'output')"
+
+
+def _carries(row: str, family: str) -> str:
+    return "(" + " OR ".join(f"{row}{m} IS NOT NULL" for m in _M003_FAMILIES[family]) + ")"
+
+
+def _family_touch(row: str, ids: str) -> str:
+    """First/last seen, and per family the best (lowest) rank of a source that carries it."""
+    ranks = ",\n".join(
+        f"{f}_rank = CASE WHEN {_carries(row + '.', f)} THEN min({f}_rank, {row}.rank) ELSE {f}_rank END"
+        for f in _M003_FAMILIES
+    )
+    return f"""
+        UPDATE sessions SET
+            first_ns = min(coalesce(first_ns, {row}.time_ns), {row}.time_ns),
+            last_ns = max(coalesce(last_ns, {row}.time_ns), {row}.time_ns),
+            {ranks}
+        WHERE id IN {ids};"""
+
+
+def _drop_if_emptied(row: str, moved: str) -> str:
+    """Delete the rollup rows a fact left when no fact is left in them and they hold nothing.
+
+    Without this, a tool filed anew under its call's model would leave a row of zeros
+    behind under its old model: a phantom breakdown row. Figures of pruned facts stay
+    (they are nonzero, or the row would never have been kept)."""
+    empty = " AND ".join(f"coalesce({m}, 0) = 0" for m in _M002_MEASURES)
+    same = f"f.session_id = {row}.session_id AND f.model = {row}.model AND f.rank = {row}.rank"
+    return f"""
+        DELETE FROM rollups WHERE {moved} AND bucket = {row}.time_ns / {BUCKET_NS}
+          AND session_id = {row}.session_id AND model = {row}.model AND rank = {row}.rank
+          AND activity = 0 AND {empty}
+          AND NOT EXISTS (SELECT 1 FROM facts f WHERE {same}
+                          AND f.time_ns / {BUCKET_NS} = {row}.time_ns / {BUCKET_NS});
+        DELETE FROM session_rollups WHERE {moved}
+          AND session_id = {row}.session_id AND model = {row}.model AND rank = {row}.rank
+          AND activity = 0 AND {empty}
+          AND NOT EXISTS (SELECT 1 FROM facts f WHERE {same});"""
+
+
+def _best_ranks() -> str:
+    """SQL: per session, each family's best rank, from its rollups (which outlive pruned
+    facts) and from the facts whose resource it is home to (as the writer touches it)."""
+    columns = ", ".join(
+        f"coalesce(min(CASE WHEN {_carries('', f)} THEN rank END), 99) AS {f}" for f in _M003_FAMILIES
+    )
+    measures = ", ".join(_M002_MEASURES)
+    return f"""
+        SELECT id, {columns} FROM (
+            SELECT session_id AS id, rank, {measures} FROM session_rollups
+            UNION ALL
+            SELECT home_id, rank, {measures} FROM facts WHERE home_id != session_id
+        ) GROUP BY id"""
+
+
+@migrations()
+def m003_family_ranks(db: sqlite_utils.Database) -> None:
+    """Precedence per family, and model-less facts filed under their nearest call.
+
+    m002 ranked sources per channel (usage, tools, output), so a better source that
+    lacked a figure hid the one a cruder source reported (Copilot CLI's cache-write
+    and reasoning tokens). Each session now keeps a best rank per family.
+
+    A tool call, decision or output figure that names no model takes the model of its
+    session's nearest call (at or before it, else the first after); `inherited` marks
+    it, so the writer files it anew when an earlier call arrives later. Existing
+    model-less ones are filed here; the triggers move their figures.
+    """
+    add_ranks = "\n".join(
+        f"ALTER TABLE sessions ADD COLUMN {f}_rank INTEGER NOT NULL DEFAULT 99;" for f in _M003_FAMILIES
+    )
+    set_ranks = ", ".join(f"{f}_rank = best.{f}" for f in _M003_FAMILIES)
+    moved = (
+        f"(OLD.model != NEW.model OR OLD.session_id != NEW.session_id OR OLD.rank != NEW.rank "
+        f"OR OLD.time_ns / {BUCKET_NS} != NEW.time_ns / {BUCKET_NS})"
+    )
+    calls = "c.session_id = facts.session_id AND c.kind = 'request' AND c.model != ''"
+    db.executescript(
+        f"""
+        DROP TRIGGER facts_changed;
+        DROP TRIGGER facts_removed;
+        {add_ranks}
+        UPDATE sessions SET {set_ranks} FROM ({_best_ranks()}) AS best WHERE sessions.id = best.id;
+        ALTER TABLE sessions DROP COLUMN usage_rank;
+        ALTER TABLE sessions DROP COLUMN tools_rank;
+        ALTER TABLE sessions DROP COLUMN output_rank;
+
+        ALTER TABLE facts ADD COLUMN inherited INTEGER NOT NULL DEFAULT 0;
+        -- A session's calls by time, for filing; and the facts filed under one of them.
+        CREATE INDEX facts_calls ON facts (session_id, time_ns) WHERE kind = 'request' AND model != '';
+        CREATE INDEX facts_inherited ON facts (session_id, time_ns) WHERE inherited = 1;
+
+        CREATE TRIGGER facts_changed AFTER UPDATE ON facts BEGIN
+            {_rollup_remove("OLD")}
+            {_rollup_upsert("NEW")}
+            {_family_touch("NEW", "(NEW.session_id, NEW.home_id)")}
+            {_drop_if_emptied("OLD", moved)}
+        END;
+
+        CREATE TRIGGER facts_removed AFTER DELETE ON facts WHEN NOT EXISTS (SELECT 1 FROM pruning) BEGIN
+            {_rollup_remove("OLD")}
+            {_drop_if_emptied("OLD", "1")}
+        END;
+
+        UPDATE facts SET inherited = 1, model = coalesce(
+            (SELECT c.model FROM facts c WHERE {calls} AND c.time_ns <= facts.time_ns
+             ORDER BY c.time_ns DESC, c.model DESC LIMIT 1),
+            (SELECT c.model FROM facts c WHERE {calls} AND c.time_ns > facts.time_ns
+             ORDER BY c.time_ns, c.model LIMIT 1),
+            '')
+        WHERE model = '' AND kind IN {_INHERITING_KINDS} AND session_id != home_id;
+        """
+    )
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 

@@ -215,8 +215,8 @@ def test_a_tool_call_naming_no_model_is_filed_under_the_call_before_it(conn: Any
     ]
 
 
-def test_by_model_names_the_model_or_null(conn: Any) -> None:
-    # a tool call before any call of its session keeps no model: a null model row of its own
+def test_a_tool_before_its_sessions_first_call_is_filed_under_that_call(conn: Any) -> None:
+    # the tool (09:59:50) has no call at or before it: it takes the first call after it
     store(
         conn,
         fact(Kind.TOOL, "2026-11-23T09:59:50", tool_calls=1, tool_accepted=1, tool_rejected=0),
@@ -224,8 +224,21 @@ def test_by_model_names_the_model_or_null(conn: Any) -> None:
     )
     out = read(conn, "2026-11-23", "2026-11-23")
     assert [(r["agent"], r["model"], r["requests"], r["tool_calls"]) for r in out["by_model"]] == [
-        ("claude-code", None, None, 1),
-        ("claude-code", "claude-opus-4-8", 1, None),
+        ("claude-code", "claude-opus-4-8", 1, 1),
+    ]
+
+
+def test_only_a_session_without_a_model_call_has_a_null_model_row(conn: Any) -> None:
+    # session "tools-only" made no call: its tool is the agent's null-model row
+    store(
+        conn,
+        fact(Kind.TOOL, "2026-11-23T09:59:50", session="tools-only", tool_calls=1),
+        call("2026-11-23T10:00:00", model="claude-opus-4-8", input_tokens=3),
+    )
+    out = read(conn, "2026-11-23", "2026-11-23")
+    assert [(r["model"], r["sessions"], r["requests"], r["tool_calls"]) for r in out["by_model"]] == [
+        (None, 1, None, 1),
+        ("claude-opus-4-8", 1, 1, None),
     ]
 
 

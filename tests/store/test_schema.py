@@ -122,10 +122,20 @@ EXPECTED_TABLES: dict[str, list[tuple[str, str, int, int]]] = {
         ("sid", "TEXT", 1, 0),
         ("first_ns", "INTEGER", 0, 0),
         ("last_ns", "INTEGER", 0, 0),
-        ("usage_rank", "INTEGER", 1, 0),
-        ("tools_rank", "INTEGER", 1, 0),
-        ("output_rank", "INTEGER", 1, 0),
         ("labels", "TEXT", 0, 0),
+        # m003: the best rank per family of measures (m002's per-channel ranks dropped)
+        ("calls_rank", "INTEGER", 1, 0),
+        ("input_tokens_rank", "INTEGER", 1, 0),
+        ("output_tokens_rank", "INTEGER", 1, 0),
+        ("cache_read_tokens_rank", "INTEGER", 1, 0),
+        ("cache_write_tokens_rank", "INTEGER", 1, 0),
+        ("reasoning_tokens_rank", "INTEGER", 1, 0),
+        ("cost_rank", "INTEGER", 1, 0),
+        ("lines_rank", "INTEGER", 1, 0),
+        ("commits_rank", "INTEGER", 1, 0),
+        ("pull_requests_rank", "INTEGER", 1, 0),
+        ("tool_calls_rank", "INTEGER", 1, 0),
+        ("decisions_rank", "INTEGER", 1, 0),
     ],
     "facts": [
         ("id", "INTEGER", 0, 1),
@@ -158,6 +168,7 @@ EXPECTED_TABLES: dict[str, list[tuple[str, str, int, int]]] = {
         ("tool_calls", "INTEGER", 0, 0),
         ("tool_accepted", "INTEGER", 0, 0),
         ("tool_rejected", "INTEGER", 0, 0),
+        ("inherited", "INTEGER", 1, 0),  # m003: filed under its nearest call
     ],
     "rollups": [
         ("bucket", "INTEGER", 1, 1),
@@ -237,7 +248,8 @@ EXPECTED_INDEXES = {
     ("sessions", ("last_ns",), 0),
     ("facts", ("key",), 1),
     ("facts", ("session_id", "time_ns"), 0),
-    ("facts", ("trace_id",), 0),
+    ("facts", ("trace_id", "partial"), 0),
+    ("facts", ("session_id", "time_ns", "partial"), 0),  # m003: calls by time, and inherited facts
     ("rollups", ("session_id",), 0),
 }
 WITHOUT_ROWID = {
@@ -256,11 +268,11 @@ def _tables(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str, int, int
 def _indexes(conn: sqlite3.Connection) -> set[tuple[str, tuple[str, ...], int]]:
     found = set()
     for table in _tables(conn):
-        for _, index, unique, origin, _ in conn.execute(f"PRAGMA index_list({table})"):
+        for _, index, unique, origin, partial in conn.execute(f"PRAGMA index_list({table})"):
             if origin == "pk":
                 continue  # the primary key's own index (WITHOUT ROWID tables)
             cols = tuple(r[2] for r in conn.execute(f"PRAGMA index_info({index})"))
-            found.add((table, cols, unique))
+            found.add((table, cols + (("partial",) if partial else ()), unique))
     return found
 
 
@@ -279,14 +291,15 @@ def _dump(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 def test_migrating_a_blank_db_gives_exactly_the_expected_schema(tmp_path: Path) -> None:
     conn = open_writer(tmp_path / "agentwatch.db")
     schema.migrate(conn)
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
-    assert schema.SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+    assert schema.SCHEMA_VERSION == 3
     assert _tables(conn) == EXPECTED_TABLES
     assert _indexes(conn) == EXPECTED_INDEXES
     assert _without_rowid(conn) == WITHOUT_ROWID
     assert conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall() == [
         ("agentwatch", "m001_raw_rows"),
         ("agentwatch", "m002_normalised"),
+        ("agentwatch", "m003_family_ranks"),
     ]
     assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental: retention can shrink the file
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -302,7 +315,7 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     conn = open_writer(tmp_path / "agentwatch.db")  # as the next `agentwatch serve` does
     schema.migrate(conn)
     assert (_dump(conn), conn.execute("SELECT * FROM _sqlite_migrations").fetchall()) == first
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
     assert not conn.in_transaction
     conn.close()
 

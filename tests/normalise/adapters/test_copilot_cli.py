@@ -9,9 +9,9 @@ Copilot CLI 1.0.102 (copilot-cli/http_protobuf):
   input        3 × 3210 = 9630   (Copilot's input includes cache reads, like ours)
   output       3 × 77 = 231
   cache_read   3 × 2048 = 6144
-  cache_write  —   the chat spans carry no cache-write attribute (the
-  reasoning    —   `gen_ai.client.inference.usage.*` metric's 0s are the fallback, rank 1,
-                    not counted where chat spans exist)
+  cache_write  0   the chat spans carry no cache-write or reasoning attribute, but the
+  reasoning    0   `gen_ai.client.inference.usage.*` metrics report both as 0: precedence is
+                    per family, so the best source that carries each family counts it
   cost_usd     3 × 0.0 = 0.0   (`github.copilot.cost`, reported 0.0: not null)
   lines        added 6 (`github.copilot.code.lines_added`, cumulative: hello.py as Copilot
                wrote it), removed 0 (no removed metric: the family is carried, so 0)
@@ -57,8 +57,8 @@ CLI = {
     "input_tokens": 9630,
     "output_tokens": 231,
     "cache_read_tokens": 6144,
-    "cache_write_tokens": None,
-    "reasoning_tokens": None,
+    "cache_write_tokens": 0,  # from the inference.usage metrics: the spans do not carry it
+    "reasoning_tokens": 0,  # likewise
     "cost_usd": 0.0,
     "lines_added": 6,
     "lines_removed": 0,
