@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agentwatch.cli import build_parser, serve_settings
+from agentwatch.cli import build_parser
+from agentwatch.commands.serve import settings as serve_settings
 from agentwatch.config import RetentionPolicy
 
 MIB = 1024 * 1024
@@ -49,19 +50,19 @@ def test_zero_retention_means_keep_everything_and_the_limits_are_inclusive(tmp_p
     args = build_parser().parse_args(
         ["serve", "--retain-days", "0", "--retain-mib", "0", "--max-body-mib", "1024", "--workers", "8"]
     )
-    settings = serve_settings(args, tmp_path / "agentwatch.db")
+    settings = serve_settings(args)
     assert settings.retention == RetentionPolicy(max_age_days=None, max_bytes=None)
     assert (settings.max_body, settings.workers) == (1024 * MIB, 8)
 
 
 def test_a_tiny_positive_size_limit_is_still_at_least_one_byte(tmp_path: Path) -> None:
     args = build_parser().parse_args(["serve", "--max-body-mib", "1e-9", "--retain-mib", "1e-9"])
-    settings = serve_settings(args, tmp_path / "agentwatch.db")
+    settings = serve_settings(args)
     assert (settings.max_body, settings.retention.max_bytes) == (1, 1)
 
 
 def test_serve_defaults_are_the_documented_ones(tmp_path: Path) -> None:
-    settings = serve_settings(build_parser().parse_args(["serve"]), tmp_path / "agentwatch.db")
+    settings = serve_settings(build_parser().parse_args(["serve", "--db", str(tmp_path / "agentwatch.db")]))
     assert (settings.http_port, settings.grpc_port, settings.max_body) == (4318, 4317, 16 * MIB)
     assert settings.retention == RetentionPolicy(max_age_days=30.0, max_bytes=2048 * MIB)
     assert settings.hosts == ("127.0.0.1", "::1")
