@@ -206,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # parse_args would report a subcommand's unknown flag with the top-level usage.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        getattr(args, "usage", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 0
