@@ -66,3 +66,31 @@ def test_serve_defaults_are_the_documented_ones(tmp_path: Path) -> None:
     assert (settings.http_port, settings.grpc_port, settings.max_body) == (4318, 4317, 16 * MIB)
     assert settings.retention == RetentionPolicy(max_age_days=30.0, max_bytes=2048 * MIB)
     assert settings.hosts == ("127.0.0.1", "::1")
+
+
+def test_the_parser_and_the_commands_load_no_layer_until_a_command_runs() -> None:
+    # `agentwatch --help` and argument errors should not pay for the store, query or listener:
+    # the commands import their layers inside run().
+    probe = (
+        "import json, sys\nimport agentwatch.cli\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('agentwatch.store', 'agentwatch.query', "
+        "'agentwatch.report', 'agentwatch.serve', 'aiohttp', 'grpc', 'sqlite3')))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_version_is_the_packages_single_source() -> None:
+    import agentwatch
+    from importlib.metadata import version
+
+    result = subprocess.run([sys.executable, "-m", "agentwatch", "--version"], capture_output=True, text=True)
+    assert result.stdout.strip() == f"agentwatch {agentwatch.__version__}"
+    assert version("agentwatch") == agentwatch.__version__  # pyproject reads it from agentwatch/__init__.py
+
+
+def test_the_readme_names_the_version_that_version_prints() -> None:
+    import agentwatch
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert f"This README describes agentwatch {agentwatch.__version__} " in readme

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sqlite3
 import sys
 
 from agentwatch.commands import database, fail
 
 
 def run(args: argparse.Namespace) -> int:
+    import sqlite3
+
     from agentwatch.reindex import ProgressBar, Reindexed, reindex
     from agentwatch.store import schema
     from agentwatch.store.connect import StoreError, check_database, open_writer

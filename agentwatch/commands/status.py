@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 
 from agentwatch.commands import database
 
 
 def run(args: argparse.Namespace) -> int:
+    import sqlite3
+
     from agentwatch.query.status import status_report
     from agentwatch.report.status import status_json, status_text
     from agentwatch.store.connect import wal_reset_bug_affected
