@@ -12,6 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agentwatch.store import schema
+from agentwatch.store.connect import open_writer
+
 ENTRY_POINT = Path(sys.executable).with_name("agentwatch")  # the console script pip installed
 
 
@@ -51,5 +54,13 @@ def foreign_sqlite(path: Path) -> Path:
     conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
     conn.execute("INSERT INTO notes (body) VALUES ('keep me')")
     conn.commit()
+    conn.close()
+    return path
+
+
+def empty_store(path: Path) -> Path:
+    """A migrated agentwatch database with nothing in it, as a first `serve` leaves it."""
+    conn = open_writer(path)
+    schema.migrate(conn)
     conn.close()
     return path

@@ -8,17 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agentwatch.store import schema
-from agentwatch.store.connect import open_writer
-from cli_run import agentwatch, foreign_sqlite, usage_error
+from cli_run import agentwatch, empty_store, foreign_sqlite, usage_error
 from support.listener import start_listener
-
-
-def empty_store(path: Path) -> Path:
-    conn = open_writer(path)
-    schema.migrate(conn)
-    conn.close()
-    return path
 
 
 @pytest.mark.parametrize(

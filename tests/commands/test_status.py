@@ -1,15 +1,226 @@
-"""`agentwatch status` through the installed entry point: an unusable --db is an error
-(exit 1) with no hint beside it, and the hint names the listener that is running."""
+"""`agentwatch status` (text and --json) next to a running `agentwatch serve`, with no db at all,
+and with a --db that is not an agentwatch database (an error, exit 1, with no hint beside it);
+the hint names the listener that is running."""
 
 from __future__ import annotations
 
 import json
+import math
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import (
+    Gauge,
+    Metric,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+)
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+from agentwatch.store import schema
+from agentwatch.store.connect import open_writer
 
 from cli_run import agentwatch, foreign_sqlite
 from support.listener import start_listener
+from support.tagged import log_request, new_run, post
+
+REPORT_KEYS = {"db", "db_bytes", "sqlite_version", "listener", "agents"}
+AGENT_KEYS = {"agent", "logs", "metric_points", "spans", "last_received"}
+NS = 1_760_000_000_000_000_000
+
+
+def _resource(service: str) -> Resource:
+    return Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value=service))])
+
+
+def _gauge(service: str, points: int) -> bytes:
+    metric = Metric(
+        name="probe.gauge",
+        gauge=Gauge(data_points=[NumberDataPoint(time_unix_nano=NS + i, as_int=i) for i in range(points)]),
+    )
+    request = ExportMetricsServiceRequest(
+        resource_metrics=[
+            ResourceMetrics(resource=_resource(service), scope_metrics=[ScopeMetrics(metrics=[metric])])
+        ]
+    )
+    return request.SerializeToString()
+
+
+def _spans(service: str, spans: int) -> bytes:
+    items = [
+        Span(trace_id=bytes(15) + bytes([1]), span_id=bytes(7) + bytes([i + 1]), name="probe",
+             start_time_unix_nano=NS, end_time_unix_nano=NS + 1000)
+        for i in range(spans)
+    ]
+    request = ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(resource=_resource(service), scope_spans=[ScopeSpans(spans=items)])]
+    )
+    return request.SerializeToString()
+
+
+def _status(db: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    # --db after the subcommand, as a user types it.
+    return subprocess.run(
+        [sys.executable, "-m", "agentwatch", "status", *flags, "--db", str(db)],
+        capture_output=True, text=True, timeout=30,
+    )
+
+
+def _status_json(db: Path) -> dict[str, Any]:
+    result = _status(db, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _send_known_requests(port: int) -> None:
+    """claude-code: 3 log records, 2 metric points, 1 span; codex (codex_exec): 4 log records."""
+    run = new_run()
+    sends = [
+        ("/v1/logs", log_request(run, 1, records=3, service="claude-code").SerializeToString()),
+        ("/v1/metrics", _gauge("claude-code", 2)),
+        ("/v1/traces", _spans("claude-code", 1)),
+        ("/v1/logs", log_request(run, 2, records=4, service="codex_exec").SerializeToString()),
+    ]
+    assert [post(port, path, body)[0] for path, body in sends] == [200] * len(sends)
+
+
+EXPECTED_COUNTS = [
+    {"agent": "claude-code", "logs": 3, "metric_points": 2, "spans": 1},
+    {"agent": "codex", "logs": 4, "metric_points": 0, "spans": 0},
+]
+
+
+def _within(iso: str, start: float, end: float) -> bool:
+    when = datetime.fromisoformat(iso)
+    assert when.tzinfo is not None and when.utcoffset().total_seconds() == 0
+    return math.floor(start) <= when.timestamp() <= math.ceil(end)
+
+
+def test_status_json_shows_the_running_listener_and_hand_counted_rows(tmp_path: Path) -> None:
+    db = tmp_path / "agentwatch.db"
+    srv = start_listener(db)
+    try:
+        started = time.time()
+        _send_known_requests(srv.http_port)
+        ended = time.time()
+        report = _status_json(db)
+    finally:
+        srv.stop()
+
+    assert set(report) == REPORT_KEYS
+    assert report["db"] == str(db)
+    assert isinstance(report["db_bytes"], int) and report["db_bytes"] > 0
+    assert report["sqlite_version"] == sqlite3.sqlite_version
+    assert report["listener"] == {
+        "running": True, "pid": srv.proc.pid, "http_port": srv.http_port,
+        "grpc_port": srv.grpc_port, "keep_content": False,
+    }
+    agents = report["agents"]
+    assert all(set(a) == AGENT_KEYS for a in agents)
+    assert [{k: a[k] for k in AGENT_KEYS - {"last_received"}} for a in agents] == EXPECTED_COUNTS
+    assert all(_within(a["last_received"], started, ended) for a in agents)
+
+    # Stopped: the counts stay, the listener is reported gone.
+    after = _status_json(db)
+    assert after["listener"] == {
+        "running": False, "pid": None, "http_port": None, "grpc_port": None, "keep_content": None,
+    }
+    assert after["agents"] == agents
+
+
+def test_status_text_shows_the_listener_ports_and_a_line_per_agent(tmp_path: Path) -> None:
+    db = tmp_path / "agentwatch.db"
+    srv = start_listener(db)
+    try:
+        _send_known_requests(srv.http_port)
+        result = _status(db)
+    finally:
+        srv.stop()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"listener  running (pid {srv.proc.pid}, http {srv.http_port}, grpc {srv.grpc_port})" in lines
+    assert any(line.startswith(f"database  {db} (") for line in lines)
+    rows = {
+        line.split()[0]: line.split()[1:] for line in lines if line.startswith(("claude-code ", "codex "))
+    }
+    assert {agent: cells[:3] for agent, cells in rows.items()} == {
+        "claude-code": ["3", "2", "1"],
+        "codex": ["4", "0", "0"],
+    }
+    for cells in rows.values():
+        datetime.fromisoformat(cells[3])  # last received, ISO 8601
+
+
+def test_status_without_a_db_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "not" / "yet" / "agentwatch.db"
+
+    text = _status(db)
+    report = _status_json(db)
+
+    assert text.returncode == 0, text.stderr
+    assert f"database  {db} (not created yet)" in text.stdout
+    assert "listener  not running" in text.stdout
+    assert "No telemetry received yet" in text.stdout
+    assert report == {
+        "db": str(db),
+        "db_bytes": None,
+        "sqlite_version": sqlite3.sqlite_version,
+        "listener": {
+            "running": False, "pid": None, "http_port": None, "grpc_port": None, "keep_content": None,
+        },
+        "agents": [],
+    }
+    assert list(tmp_path.iterdir()) == []  # not the db, not its folder, not a lock file
+
+
+EVIL = "evil\x1b]52;c;AAAA\x07\x1b[2J"  # OSC 52 sets the clipboard, CSI 2J clears the screen
+
+
+def test_an_agent_name_with_escape_sequences_reaches_the_terminal_harmless(tmp_path: Path) -> None:
+    db = tmp_path / "agentwatch.db"
+    srv = start_listener(db)
+    try:
+        request = log_request(new_run(), 1, records=2, service=EVIL + "x" * 100)
+        assert post(srv.http_port, "/v1/logs", request.SerializeToString())[0] == 200
+        report = _status_json(db)
+        text = _status(db)
+    finally:
+        srv.stop()
+    # ESC and BEL became "?", and the label stops at 64 characters: 20 of EVIL (4+1+10+1+1+3), then 44 x's.
+    assert [a["agent"] for a in report["agents"]] == ["evil?]52;c;AAAA??[2J" + "x" * 44]
+    assert text.returncode == 0, text.stderr
+    assert "\x1b" not in text.stdout and "\x07" not in text.stdout
+
+
+def test_status_text_escapes_control_characters_in_names_already_stored(tmp_path: Path) -> None:
+    # A row written before names were made printable (or by any path that forgets to).
+    db = tmp_path / "agentwatch.db"
+    conn = open_writer(db)
+    schema.migrate(conn)
+    conn.execute("INSERT INTO agent_totals VALUES (?, 'logs', 5, ?)", (EVIL, NS))
+    conn.close()
+
+    text = _status(db)
+    raw = _status(db, "--json")
+
+    assert text.returncode == 0, text.stderr
+    assert "\x1b" not in text.stdout and "\x07" not in text.stdout
+    row = next(line for line in text.stdout.splitlines() if line.startswith("evil"))
+    assert row.split()[:2] == [r"evil\x1b]52;c;AAAA\x07\x1b[2J", "5"]
+    # JSON escapes control characters itself, and a reader gets the stored name back.
+    assert "\x1b" not in raw.stdout
+    assert [a["agent"] for a in json.loads(raw.stdout)["agents"]] == [EVIL]
 
 
 def _bad(tmp_path: Path, kind: str) -> tuple[Path, str]:

@@ -17,9 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agentwatch.store import schema
-from agentwatch.store.connect import open_writer
-from cli_run import agentwatch, foreign_sqlite, usage_error
+from cli_run import agentwatch, empty_store, foreign_sqlite, usage_error
 from support.listener import Listener, start_listener
 
 # The JSON figures M, in issue 4's order, written out rather than imported.
@@ -40,14 +38,6 @@ def expect(sessions: int, **known: Any) -> dict[str, Any]:
     if out["cost_usd"] is not None:
         out["cost_usd"] = pytest.approx(out["cost_usd"])
     return out
-
-
-def empty_store(path: Path) -> Path:
-    """A migrated agentwatch database with nothing in it, as a first `serve` leaves it."""
-    conn = open_writer(path)
-    schema.migrate(conn)
-    conn.close()
-    return path
 
 
 def run(db: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
