@@ -21,7 +21,7 @@ from agentwatch.config import (
 )
 from agentwatch.paths import DB_ENV, default_db_path
 
-DATES = "YYYY-MM-DD or YYYYMMDD"  # what query.period.parse_date accepts
+DATES = "YYYY-MM-DD or YYYYMMDD"  # query.period.DATE_FORMS, written out: the parser loads no query code
 
 # Limits on the numeric flags, each from what breaks beyond it.
 MAX_BODY_MIB = 1024  # gRPC's max_receive_message_length is an int32: 2048 MiB overflows it
