@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     status_p.add_argument("--json", action="store_true", help="machine-readable output")
 
     summary_p = _command(sub, "summary", summary.run, "sessions, requests, tokens, cost and output for a period")
+    # Written out: argparse cannot say that --date excludes --since/--until, or that either of those may come alone.
+    summary_p.usage = "agentwatch summary [--date D | [--since D] [--until D]] [--tz ZONE] [--by agent|model|day] [--json] [--db PATH]"
     summary_p.add_argument("--date", metavar="D", help=f"one day, {DATES} (default: today)")
     summary_p.add_argument("--since", metavar="D", help=f"first day, {DATES} (inclusive; default: the --until day)")
     summary_p.add_argument("--until", metavar="D", help=f"last day, {DATES} (inclusive; default: today)")

@@ -33,3 +33,11 @@ def test_the_readme_names_the_version_that_version_prints() -> None:
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert f"This README describes agentwatch {agentwatch.__version__} " in readme
+
+
+def test_the_readme_synopsis_of_summary_is_its_usage() -> None:
+    from agentwatch.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    summary = build_parser()._subparsers._group_actions[0].choices["summary"]  # type: ignore[union-attr]
+    assert summary.usage in readme.splitlines()
