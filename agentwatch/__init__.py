@@ -1,3 +1,3 @@
 """agentwatch: a local OpenTelemetry listener, store and dashboard for AI coding agents."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one copy: pyproject reads it (dynamic version)

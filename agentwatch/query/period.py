@@ -7,12 +7,14 @@ number of quarter hours, so each local day is an exact run of buckets, DST days
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agentwatch.measures import BUCKET_NS
+from agentwatch.query.zones import ZoneError, resolve
 
 NS = 10**9
 
@@ -56,22 +58,25 @@ MAX_DAYS = 3700  # ten years; more is a typo, and the day table is built in memo
 
 
 def zone(name: str | None) -> tuple[tzinfo, str]:
-    """The zone by IANA name, or the machine's local zone."""
-    if name:
-        try:
-            return ZoneInfo(name), name
-        except (ZoneInfoNotFoundError, ValueError):
-            raise PeriodError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin or UTC)") from None
-    local = datetime.now().astimezone().tzinfo
-    assert local is not None
-    return local, local.tzname(None) or "local"
+    """The zone by IANA name in any case, or the machine's, with the name to report (query.zones)."""
+    try:
+        return resolve(name)
+    except ZoneError as exc:
+        raise PeriodError(str(exc)) from None
+
+
+# The two spellings the help names; date.fromisoformat alone would also take week dates (2026-W49-1).
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{8}$")
+DATE_FORMS = "YYYY-MM-DD or YYYYMMDD"
 
 
 def parse_date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        if _DATE.match(text):
+            return date.fromisoformat(text)
     except ValueError:
-        raise PeriodError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        pass
+    raise PeriodError(f"{text!r} is not a date ({DATE_FORMS})")
 
 
 def _midnight_bucket(day: date, tz: tzinfo) -> int:

@@ -12,6 +12,8 @@ from pathlib import Path
 from agentwatch.store.connect import StoreError, db_bytes, open_reader
 from agentwatch.store.lock import ListenerInfo, read_listener
 
+__all__ = ["AgentStatus", "ListenerInfo", "StatusReport", "agent_status", "running_listener", "status_report"]
+
 _SIGNAL_FIELDS = {"logs": "logs", "metrics": "metric_points", "traces": "spans"}
 
 
@@ -59,9 +61,14 @@ def _agents(db: Path) -> tuple[AgentStatus, ...]:
         conn.close()
 
 
+def running_listener(db: Path) -> ListenerInfo | None:
+    """The listener serving db (pid and ports, from its lock file), or None; creates nothing."""
+    return read_listener(db)
+
+
 def status_report(db: Path) -> StatusReport:
     """The listener, the database and its agents; read-only, whatever state the file is in."""
-    listener = read_listener(db)
+    listener = running_listener(db)
     exists = db.exists()
     agents: tuple[AgentStatus, ...] = ()
     error = None
@@ -70,4 +77,5 @@ def status_report(db: Path) -> StatusReport:
             agents = _agents(db)
         except (StoreError, sqlite3.Error) as exc:
             error = str(exc)
-    return StatusReport(db, db_bytes(db) if exists else None, sqlite3.sqlite_version, listener, agents, error)
+    size = db_bytes(db) if db.is_file() else None  # a directory's size is not a database's
+    return StatusReport(db, size, sqlite3.sqlite_version, listener, agents, error)

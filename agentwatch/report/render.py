@@ -1,4 +1,4 @@
-"""Summaries, session lists and status as text tables, CSV and JSON, from query's answers.
+"""Summaries and session lists as text tables, CSV and JSON, from query's answers (status: report/status.py).
 
 Every text value goes through display.py; JSON keeps None as null. The JSON shapes
 are public (scripts read them): keys and their order are pinned by tests.
@@ -7,16 +7,14 @@ are public (scripts read them): keys and their order are pinned by tests.
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import datetime, timezone, tzinfo
-from typing import TYPE_CHECKING, Any, Sequence
+from datetime import datetime, tzinfo
+from typing import Any, Sequence
 
 from agentwatch.display import NOTIONAL_NOTE, PROXY_NOTE, UNKNOWN, cost, count, printable
 from agentwatch.query.figures import Figures
 from agentwatch.query.sessions import SessionRow
 from agentwatch.query.summary import AgentFigures, DayFigures, ModelFigures, Summary
-
-if TYPE_CHECKING:  # summary and sessions need not load the lock file's reader
-    from agentwatch.query.status import StatusReport
+from agentwatch.report.hints import how_to_send
 
 Entry = AgentFigures | ModelFigures | DayFigures
 
@@ -73,42 +71,6 @@ def summary_json(result: Summary) -> dict[str, Any]:
     }
 
 
-def _utc_iso(ns: int | None) -> str | None:
-    if ns is None:
-        return None
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="seconds")
-
-
-def status_json(report: StatusReport) -> dict[str, Any]:
-    """`agentwatch status --json`; an `error` key only when the database could not be read."""
-    lst = report.listener
-    out: dict[str, Any] = {
-        "db": str(report.db),
-        "db_bytes": report.db_bytes,
-        "sqlite_version": report.sqlite_version,
-        "listener": {
-            "running": lst is not None,
-            "pid": lst.pid if lst else None,
-            "http_port": lst.http_port if lst else None,
-            "grpc_port": lst.grpc_port if lst else None,
-            "keep_content": lst.keep_content if lst else None,
-        },
-        "agents": [
-            {
-                "agent": a.agent,
-                "logs": a.logs,
-                "metric_points": a.metric_points,
-                "spans": a.spans,
-                "last_received": _utc_iso(a.last_received_ns),
-            }
-            for a in report.agents
-        ],
-    }
-    if report.error is not None:
-        out["error"] = report.error
-    return out
-
-
 # -- CSV -----------------------------------------------------------------------
 def summary_csv(result: Summary, by: str) -> str:
     """One breakdown as CSV with every figure; unknown is an empty cell, never 0."""
@@ -150,13 +112,14 @@ def _breakdown(result: Summary, by: str) -> Sequence[Entry]:
     return {"agent": result.by_agent, "model": result.by_model, "day": result.by_day}[by]
 
 
-def summary_text(result: Summary, by: str) -> str:
+def summary_text(result: Summary, by: str, hint: str | None = None) -> str:
+    """The table of one breakdown; with nothing in the period, the hint (report.hints) instead."""
     period = result.period
     span = str(period.since) if period.since == period.until else f"{period.since} to {period.until}"
     head = f"agentwatch summary · {span} ({period.tz_name})"
     entries = _breakdown(result, by)
     if not entries:
-        return f"{head}\n\nNothing recorded in this period. Is `agentwatch serve` running and an agent pointed at it?\n  export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318"
+        return f"{head}\n\nNothing recorded in this period.\n{hint or how_to_send(None)}"
     keys = _KEYS[by]
     # A figure nobody in the period reported is a column of dashes: it is left out (and
     # named below), so the table fits a terminal; --json always has every figure.
@@ -201,9 +164,9 @@ def _lines(f: Figures) -> str:
     return f"+{f.lines_added:,} -{count(f.lines_removed)}"
 
 
-def sessions_text(rows: list[SessionRow], tz: tzinfo, since: str) -> str:
+def sessions_text(rows: list[SessionRow], tz: tzinfo, since: str, hint: str | None = None) -> str:
     if not rows:
-        return f"No sessions since {since}. Is `agentwatch serve` running and an agent pointed at it?"
+        return f"No sessions since {since}.\n{hint or how_to_send(None)}"
     body = table(
         ["AGENT", "SESSION", "START", "END", "MODELS", "REQUESTS", "TOKENS IN / OUT", "COST*", "TOOLS", "LINES"],
         [

@@ -15,6 +15,8 @@ from pathlib import Path
 
 BUSY_TIMEOUT_MS = 2000  # well inside the exporters' 10 s deadline (RELIABILITY P7)
 FILE_MODE = 0o600
+MIGRATION_SET = "agentwatch"  # schema.py's migrations record themselves under this name
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 
 
 class StoreError(Exception):
@@ -26,6 +28,71 @@ def _create_private(path: Path) -> None:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     os.close(fd)
     os.chmod(path, FILE_MODE)
+
+
+def _check_file(path: Path, create: bool) -> bool:
+    """What the file alone shows: StoreError if it cannot be ours; False if it is still to be made.
+
+    Only serve (create) may start from nothing: a missing or 0-byte file is where it
+    creates the store. Everyone else needs a store that exists.
+    """
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a database file (pass --db with the path of a file)")
+    try:
+        size = path.stat().st_size
+    except (FileNotFoundError, NotADirectoryError):
+        if create:
+            return False
+        raise StoreError(f"no database at {path} (`agentwatch serve` creates it; or pass --db with another file)") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    if size == 0:
+        if create:
+            return False
+        raise StoreError(f"{path} is empty, not an agentwatch database (`agentwatch serve` makes it one)")
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    if header != SQLITE_HEADER:
+        raise StoreError(f"{path} is not an agentwatch database (not an SQLite file); agentwatch leaves it as it is")
+    return True
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path, create: bool) -> None:
+    """StoreError unless the SQLite file holds agentwatch's schema (or, for serve, nothing yet)."""
+    try:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        ours = "_sqlite_migrations" in names and conn.execute(
+            "SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? LIMIT 1", (MIGRATION_SET,)
+        ).fetchone()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read {path}: {exc}") from exc
+    if ours:
+        return
+    if not names:  # SQLite's header and nothing else: a serve stopped before its first migration
+        if create:
+            return
+        raise StoreError(f"{path} is empty, not an agentwatch database (`agentwatch serve` makes it one)")
+    raise StoreError(
+        f"{path} is not an agentwatch database (an SQLite file with other tables); agentwatch leaves "
+        "it as it is: pass --db with another file"
+    )
+
+
+def check_database(path: Path, *, create: bool = False) -> None:
+    """StoreError unless path is an agentwatch store, or (create: serve) may become one.
+
+    Read-only and creates nothing, so a command can refuse a file before it takes
+    the lock next to it or opens it for writing.
+    """
+    if _check_file(path, create):
+        conn = _connect_reader(path)
+        try:
+            _check_schema(conn, path, create)
+        finally:
+            conn.close()
 
 
 def open_writer(path: Path) -> sqlite3.Connection:
@@ -49,6 +116,11 @@ def open_writer(path: Path) -> sqlite3.Connection:
             "to start a new one."
         )
     try:
+        _check_schema(conn, path, create=True)  # another program's database is never adopted
+    except StoreError:
+        conn.close()
+        raise
+    try:
         if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
             # Must precede the first table; lets retention hand pages back to the OS.
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -62,16 +134,25 @@ def open_writer(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def open_reader(path: Path) -> sqlite3.Connection:
-    """A read-only connection; never creates the file."""
-    if not path.exists():
-        raise StoreError(f"no database at {path} (start `agentwatch serve` first)")
+def _connect_reader(path: Path) -> sqlite3.Connection:
     uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {path} for reading: {exc}") from exc
+    return conn
+
+
+def open_reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection to an agentwatch store; never creates the file."""
+    _check_file(path, create=False)
+    conn = _connect_reader(path)
+    try:
+        _check_schema(conn, path, create=False)
+    except StoreError:
+        conn.close()
+        raise
     return conn
 
 

@@ -2,7 +2,8 @@
 
 The lock file also says where the running listener can be reached, so
 `agentwatch status` can tell whether one is running without touching its ports.
-The kernel drops the lock when the process dies, even on kill -9.
+The kernel drops the lock when the process dies, even on kill -9 (the file
+stays then, harmless); a clean release removes the file.
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        while True:
+            fd = self._open_and_lock()
+            if _still_linked(fd, self.path):
+                break
+            # A holder released (and unlinked) the file between our open and our lock:
+            # this lock guards nothing any more, so take the file whoever comes next finds.
+            os.close(fd)
+        self._fd = fd
+        self.write(ListenerInfo(pid=os.getpid()))
+
+    def _open_and_lock(self) -> int:
         try:
             fd = self._open()
         except OSError as exc:
@@ -60,8 +72,7 @@ class InstanceLock:
                     "stop it first or pass a different --db"
                 ) from None
             raise StoreError(f"cannot lock {self.path}: {_reason(error)}") from None
-        self._fd = fd
-        self.write(ListenerInfo(pid=os.getpid()))
+        return fd
 
     def _open(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -74,10 +85,26 @@ class InstanceLock:
         os.pwrite(self._fd, data, 0)
 
     def release(self) -> None:
+        """Unlink the file while still holding it, so none is left beside the database
+        (a refused one included); acquire() rechecks the link, so this opens no race."""
         if self._fd is not None:
             os.ftruncate(self._fd, 0)
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
             os.close(self._fd)
             self._fd = None
+
+
+def _still_linked(fd: int, path: Path) -> bool:
+    """Whether the file we locked is still the one at path (not unlinked by a releasing holder)."""
+    try:
+        here = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def _lock_within(fd: int, wait_s: float) -> OSError | None:

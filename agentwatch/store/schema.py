@@ -14,8 +14,9 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from agentwatch.measures import BUCKET_NS
+from agentwatch.store.connect import MIGRATION_SET
 
-migrations = Migrations("agentwatch")
+migrations = Migrations(MIGRATION_SET)
 
 
 @migrations()

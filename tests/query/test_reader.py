@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import sqlite_utils
 
 from agentwatch.query.feed import feed
 from agentwatch.query.period import period
 from agentwatch.query.reader import Reader, snapshot
 from agentwatch.query.summary import summary
+from agentwatch.store import schema
 from agentwatch.store.connect import StoreError
 from agentwatch.store.writer import Committed, Writer
 from support.tagged import RECORDS_PER_REQUEST, new_run
@@ -178,9 +180,8 @@ def test_a_missing_database_is_a_store_error_and_is_not_created(tmp_path: Path) 
 
 def test_a_database_without_figures_is_named_as_from_an_older_agentwatch(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE log_records (id INTEGER PRIMARY KEY)")  # 0.1 stored raw rows only
-    conn.close()
+    # 0.1 stored raw rows only: its schema stopped at the first migration.
+    schema.migrations.apply(sqlite_utils.Database(db), stop_before="m002_normalised")
     with pytest.raises(StoreError, match="older agentwatch"):
         Reader(db)
     with pytest.raises(StoreError, match="older agentwatch"):

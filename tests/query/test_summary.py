@@ -1,24 +1,16 @@
-"""query.summary and the `agentwatch summary` CLI.
-
-Part one feeds facts (as adapters build them) through store.facts.insert_facts into
-a migrated database and reads query.summary.summary: how figures add up across
-agents, models, days and sessions, and which source counts. Part two runs the real
-CLI as a subprocess: argument errors, the JSON shape, a database that does not exist,
-and a database `agentwatch serve` is writing.
+"""query.summary: facts (as adapters build them) through store.facts.insert_facts into a
+migrated database, read by query.summary.summary: how figures add up across agents,
+models, days and sessions, and which source counts. The `agentwatch summary` command
+itself is tested in tests/commands/test_summary.py.
 
 Expected figures are written by hand with their arithmetic.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import urllib.request
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -28,7 +20,6 @@ from agentwatch.records import Fact, Kind
 from agentwatch.report.render import summary_json
 from agentwatch.store import schema
 from agentwatch.store.facts import insert_facts
-from support.listener import Listener, start_listener
 
 # The JSON figures M, in issue 4's order, written out rather than imported.
 M = [
@@ -246,142 +237,3 @@ def test_a_cost_sum_is_rounded_not_drifting(conn: Any) -> None:
     # 0.1 + 0.2 in binary floating point is 0.30000000000000004; the summary says 0.3
     store(conn, call("2026-11-23T10:00:00", cost_usd=0.1), call("2026-11-23T10:01:00", cost_usd=0.2))
     assert read(conn, "2026-11-23", "2026-11-23")["totals"]["cost_usd"] == 0.3
-
-
-# -- part two: the CLI -----------------------------------------------------------------
-def run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentwatch", "summary", *args, "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--date", "2026-11-23", "--since", "2026-11-20"], "give --date, or --since/--until, not both"),
-        (["--date", "2026-11-23", "--until", "2026-11-24"], "give --date, or --since/--until, not both"),
-        (["--date", "2026-11-23", "--tz", "Mars/Olympus_Mons"], "unknown time zone 'Mars/Olympus_Mons' (use an IANA name such as Europe/Berlin or UTC)"),
-        (["--since", "2026-11-24", "--until", "2026-11-23"], "--until 2026-11-23 is before --since 2026-11-24"),
-        (["--date", "23.11.2026"], "'23.11.2026' is not a date (YYYY-MM-DD)"),
-    ],
-)
-def test_bad_arguments_exit_2_with_a_clear_message(tmp_path: Path, args: list[str], message: str) -> None:
-    db = tmp_path / "none.db"
-    for extra in ([], ["--json"]):
-        out = run(db, *args, *extra)
-        assert out.returncode == 2
-        assert out.stdout == ""
-        assert out.stderr.strip() == f"agentwatch: {message}"
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_missing_database_gives_an_empty_summary_and_is_not_created(tmp_path: Path) -> None:
-    db = tmp_path / "not" / "there" / "agentwatch.db"
-    out = run(db, "--date", "2026-11-23", "--tz", "Asia/Kathmandu", "--json")
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {
-        "period": {"since": "2026-11-23", "until": "2026-11-23", "tz": "Asia/Kathmandu"},
-        "totals": expect(0),
-        "by_agent": [],
-        "by_model": [],
-        "by_day": [],
-    }
-    text = run(db, "--date", "2026-11-23", "--tz", "UTC")
-    assert text.returncode == 0 and "Nothing recorded in this period" in text.stdout
-    assert list(tmp_path.iterdir()) == []  # not the database, its -wal/-shm/.lock, nor its folder
-
-
-def test_the_default_period_is_today_in_the_zone(tmp_path: Path) -> None:
-    before = datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()  # +14:00: a day ahead of UTC
-    out = run(tmp_path / "none.db", "--tz", "Pacific/Kiritimati", "--json")
-    after = datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)["period"]
-    assert got["since"] == got["until"] and got["since"] in (before, after)
-    assert got["tz"] == "Pacific/Kiritimati"
-
-
-def _otlp_json_event(session: str, when_ns: int, input_tokens: int, cost: float, model: str) -> bytes:
-    """One Claude api_request event as OTLP/JSON (Claude's http/json protocol)."""
-    attrs = {
-        "event.name": {"stringValue": "api_request"},
-        "session.id": {"stringValue": session},
-        "model": {"stringValue": model},
-        "input_tokens": {"intValue": str(input_tokens)},
-        "output_tokens": {"intValue": "9"},
-        "cache_read_tokens": {"intValue": "0"},
-        "cache_creation_tokens": {"intValue": "0"},
-        "cost_usd": {"doubleValue": cost},
-    }
-    body = {
-        "resourceLogs": [{
-            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
-            "scopeLogs": [{
-                "scope": {"name": "com.anthropic.claude_code.events", "version": "2.1.197"},
-                "logRecords": [{
-                    "timeUnixNano": str(when_ns),
-                    "body": {"stringValue": "claude_code.api_request"},
-                    "attributes": [{"key": k, "value": v} for k, v in attrs.items()],
-                }],
-            }],
-        }]
-    }  # fmt: skip
-    return json.dumps(body).encode()
-
-
-def _post_json(listener: Listener, body: bytes) -> None:
-    request = urllib.request.Request(
-        f"{listener.http_url}/v1/logs", data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        assert reply.status == 200
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Listener]:
-    srv = start_listener(tmp_path / "agentwatch.db")
-    yield srv
-    srv.stop()
-
-
-def test_the_json_shape_while_serve_holds_the_database(served: Listener) -> None:
-    # Two calls of one session on the 23rd (UTC): opus input 100 cost 0.01, haiku input 20 cost 0.002.
-    #   totals: sessions 1, requests 2, errors 0, input 120, output 9 + 9 = 18, cache 0/0, cost 0.012
-    _post_json(served, _otlp_json_event("s1", at("2026-11-23T10:00:00"), 100, 0.01, "claude-opus-4-8"))
-    _post_json(served, _otlp_json_event("s1", at("2026-11-23T10:05:00"), 20, 0.002, "claude-haiku-4-5"))
-    out = run(served.db, "--since", "2026-11-23", "--until", "2026-11-23", "--tz", "UTC", "--json")
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
-    # Exact keys, in order.
-    assert list(got) == ["period", "totals", "by_agent", "by_model", "by_day"]
-    assert list(got["period"]) == ["since", "until", "tz"]
-    assert list(got["totals"]) == M
-    assert [list(r) for r in got["by_agent"]] == [["agent", *M]]
-    assert [list(r) for r in got["by_model"]] == [["agent", "model", *M]] * 2
-    assert [list(r) for r in got["by_day"]] == [["date", *M]]
-    # Types: integers, cost a JSON number, null where unknown.
-    calls = dict(requests=2, errors=0, input_tokens=120, output_tokens=18, cache_read_tokens=0, cache_write_tokens=0)
-    assert got["totals"] == expect(1, **calls, cost_usd=0.012)
-    assert all(isinstance(got["totals"][k], int) for k in calls)
-    assert isinstance(got["totals"]["cost_usd"], float)
-    assert got["by_agent"][0]["agent"] == "claude-code"
-    assert [(r["model"], r["input_tokens"]) for r in got["by_model"]] == [("claude-haiku-4-5", 20), ("claude-opus-4-8", 100)]
-    assert got["by_day"][0]["date"] == "2026-11-23"
-    # --date D is the same as --since D --until D
-    same = run(served.db, "--date", "2026-11-23", "--tz", "UTC", "--json")
-    assert json.loads(same.stdout) == got
-
-
-@pytest.mark.parametrize("by", ["agent", "model", "day"])
-def test_the_text_table_while_serve_holds_the_database(served: Listener, by: str) -> None:
-    _post_json(served, _otlp_json_event("s1", at("2026-11-23T10:00:00"), 100, 0.01, "claude-opus-4-8"))
-    out = run(served.db, "--date", "2026-11-23", "--tz", "UTC", "--by", by)
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    assert lines[0] == "agentwatch summary · 2026-11-23 (UTC)"
-    label = {"agent": "claude-code", "model": "claude-opus-4-8", "day": "2026-11-23"}[by]
-    assert any(label in line and "100" in line for line in lines)
-    assert any(line.startswith("TOTAL") for line in lines)

@@ -131,3 +131,35 @@ def test_a_lock_held_past_the_retry_window_is_refused_with_the_clear_message(tmp
             InstanceLock(db).acquire()
         waited = time.monotonic() - started
     assert 0.3 <= waited < 1.5  # it retried for the window (0.3 s), not for the holder's 2 s
+
+
+def test_a_released_lock_leaves_no_file_beside_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "agentwatch.db"
+    lock = InstanceLock(db)
+    lock.acquire()
+    assert lock_path(db).exists()
+    lock.release()
+    assert list(tmp_path.iterdir()) == []
+    again = InstanceLock(db)  # and the next holder makes a new one
+    again.acquire()
+    assert read_listener(db) == ListenerInfo(pid=os.getpid())
+    again.release()
+
+
+def test_a_file_unlinked_by_a_releasing_holder_is_not_the_lock_any_more(tmp_path: Path) -> None:
+    # The race release() opens: B opens the file, A unlinks it and closes, B locks the old
+    # inode. acquire() asks _still_linked after locking and, on False, starts over.
+    from agentwatch.store.lock import _still_linked
+
+    db = tmp_path / "agentwatch.db"
+    path = lock_path(db)
+    path.touch(mode=0o600)
+    fd = os.open(path, os.O_RDONLY)  # B's open, before A's release
+    try:
+        assert _still_linked(fd, path)
+        path.unlink()  # A's release
+        assert not _still_linked(fd, path)
+        path.touch(mode=0o600)  # C's new file at the path
+        assert not _still_linked(fd, path)
+    finally:
+        os.close(fd)
