@@ -362,35 +362,20 @@ def _sessions(args: argparse.Namespace, db: Path) -> int:
 
 
 def _reindex(db: Path) -> int:
-    from agentwatch.reindex import ProgressBar, reindex
-    from agentwatch.store import schema
-    from agentwatch.store.connect import StoreError, open_writer
-    from agentwatch.store.lock import InstanceLock
+    from agentwatch.reindex import ProgressBar, reindex_db
+    from agentwatch.store.connect import StoreError
 
     if not db.exists():
         print(f"agentwatch: no database at {db}; nothing to reindex", file=sys.stderr)
         return 1
-    lock = InstanceLock(db)
     try:
-        lock.acquire()  # the one writer: refuses while `agentwatch serve` runs
-    except StoreError as exc:
-        print(f"agentwatch: {exc}", file=sys.stderr)
-        return 1
-    try:
-        conn = open_writer(db)
-        try:
-            schema.migrate(conn)
-            result = reindex(conn, ProgressBar())
-        finally:
-            conn.close()
+        result = reindex_db(db, ProgressBar())
     except KeyboardInterrupt:
         print("\nagentwatch: reindex interrupted; the previous figures are unchanged", file=sys.stderr)
         return 130
     except (StoreError, sqlite3.Error) as exc:
         print(f"agentwatch: reindex failed, the previous figures are unchanged: {exc}", file=sys.stderr)
         return 1
-    finally:
-        lock.release()
     kept = ""
     if result.kept_before_ns is not None:
         kept = f"; figures before {_iso_ns(result.kept_before_ns)} kept as they were (their rows were pruned)"

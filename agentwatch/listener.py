@@ -40,7 +40,7 @@ from agentwatch.receive.grpc import make_server  # noqa: E402
 from agentwatch.receive.http import HttpLimits, make_app  # noqa: E402
 from agentwatch.receive.ingest import Ingest  # noqa: E402
 from agentwatch.receive.workers import RowWorkers  # noqa: E402
-from agentwatch.reindex import rebuild  # noqa: E402
+from agentwatch.reindex import open_store  # noqa: E402
 from agentwatch.store.connect import wal_reset_bug_affected  # noqa: E402
 from agentwatch.store.lock import InstanceLock, ListenerInfo  # noqa: E402
 from agentwatch.store.retention import RetentionPolicy, prune_step, release_free_pages  # noqa: E402
@@ -116,33 +116,6 @@ def check_ports(settings: ServeSettings) -> None:
             f"--http-port and --grpc-port are both {settings.http_port}; OTLP/HTTP and OTLP/gRPC "
             "need a port each (the usual pair is 4318 and 4317)"
         )
-
-
-# -- the store ---------------------------------------------------------------------------------
-def open_store(db: os.PathLike[str] | str, upgrade: bool = True) -> Writer:
-    """The one writer on db, checked and migrated; with upgrade, rows stored by 0.1 are derived.
-
-    Blocking (quick_check, migrations, the one-time derivation): call it on a thread from a loop.
-    The caller holds the instance lock and closes the writer.
-    """
-    from pathlib import Path
-
-    writer = Writer(Path(db))
-    writer.start()
-    if upgrade and writer.migrated_from == 1:  # rows stored by agentwatch 0.1, before figures existed
-        try:
-            _derive_stored_rows(writer)
-        except BaseException:
-            writer.close()
-            raise
-    return writer
-
-
-def _derive_stored_rows(writer: Writer) -> None:
-    """One-time upgrade: derive the figures of the rows stored before they existed."""
-    log.info("deriving sessions and figures from the rows stored before this version (once)")
-    result = writer.call(rebuild).result()
-    log.info("derived %d facts from %d stored batches", result.facts, result.batches)
 
 
 # -- hosts and warnings ------------------------------------------------------------------------
