@@ -93,7 +93,6 @@ class Listener:
 
     async def _start(self, stack: AsyncExitStack) -> Running:
         settings = self.settings
-        _quiet_aiohttp_values()
         hosts = await asyncio.to_thread(resolve_hosts, settings.hosts)
         lock = InstanceLock(settings.db)
         await asyncio.to_thread(lock.acquire)
@@ -204,6 +203,7 @@ async def _start_transports(
     http_port = await _bind_http(runner, hosts, settings.http_port)
     server = make_server(ingest, settings.max_body)
     grpc_port = _bind_grpc(server, hosts, settings.grpc_port, http_port)
+    _filtered_aiohttp_logs(stack, grpc_port)
     await server.start()
     stack.push_async_callback(_stop_listening, runner, server)
     return http_port, grpc_port
@@ -293,15 +293,30 @@ class _NoValuesFromAiohttp(logging.Filter):
     """aiohttp logs malformed requests with a traceback quoting the bad bytes.
 
     Those bytes are the client's (a header value, part of a body); our logs never
-    carry values (RELIABILITY V4, L6), so keep only the exception's type.
+    carry values (RELIABILITY V4, L6), so keep only the exception's type. A gRPC
+    exporter pointed at the HTTP port shows up here too (its HTTP/2 preface is a
+    malformed HTTP/1 request): that one is named, with the port it should use.
     """
+
+    def __init__(self, grpc_port: int) -> None:
+        super().__init__()
+        self.grpc_port = grpc_port
+        self._told = False
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if exc is None:
             return True
         kind = type(exc).__name__
-        if isinstance(exc, HttpProcessingError):  # the client's malformed request
+        if isinstance(exc, HttpProcessingError) and _is_http2_preface(exc):
+            record.msg, record.args = (
+                "a gRPC client connected to the OTLP/HTTP port; point gRPC exporters at port %d "
+                "(this port takes OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)", (self.grpc_port,)
+            )
+            level = logging.INFO if self._told else logging.WARNING  # it retries: say it loudly once
+            record.levelno, record.levelname = level, logging.getLevelName(level)
+            self._told = True
+        elif isinstance(exc, HttpProcessingError):  # the client's malformed request
             record.msg, record.args = "refused a malformed HTTP request (%s)", (kind,)
             record.levelno, record.levelname = logging.INFO, "INFO"
         else:  # our bug: keep where it happened, not what it said
@@ -311,8 +326,14 @@ class _NoValuesFromAiohttp(logging.Filter):
         return True
 
 
-_FILTER = _NoValuesFromAiohttp()
+def _is_http2_preface(exc: HttpProcessingError) -> bool:
+    """`PRI * HTTP/2.0`: llhttp stops with "Pause on PRI/Upgrade", aiohttp's Python parser names the version."""
+    message = str(getattr(exc, "message", "") or exc)
+    return "PRI/Upgrade" in message or "HTTP/2.0" in message
 
 
-def _quiet_aiohttp_values() -> None:
-    logging.getLogger("aiohttp.server").addFilter(_FILTER)  # the same filter once, however many listeners
+def _filtered_aiohttp_logs(stack: AsyncExitStack, grpc_port: int) -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    log_filter = _NoValuesFromAiohttp(grpc_port)
+    server_log.addFilter(log_filter)
+    stack.callback(server_log.removeFilter, log_filter)
