@@ -107,6 +107,11 @@ class RowWorkers:
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
+    def pids(self) -> tuple[int, ...]:
+        """The worker processes running now (started and ready)."""
+        return tuple(w.proc.pid for w in self._started)
+
+    @property
     def enabled(self) -> bool:
         return self._count > 0 and not self._gone and not self._closed
 
