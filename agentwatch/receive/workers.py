@@ -132,15 +132,25 @@ class RowWorkers:
             worker = await self._acquire()
         except WorkerGone:
             return None
+        # The pipe carries one request at a time: the worker goes back only when its answer
+        # has been read, even if the request that sent it gave up meanwhile (a cancelled call).
+        roundtrip = asyncio.ensure_future(
+            asyncio.to_thread(worker.build, (signal, encoding, body, transport, received_ns, policy))
+        )
+        roundtrip.add_done_callback(lambda done: self._returned(worker, done))
         try:
-            return await asyncio.to_thread(worker.build, (signal, encoding, body, transport, received_ns, policy))
+            return await asyncio.shield(roundtrip)
         except WorkerGone:
-            self._lost(worker)
             return None
-        finally:
-            worker.last_used = time.monotonic()
-            if worker in self._started:
-                self._release(worker)
+
+    def _returned(self, worker: _Worker, roundtrip: asyncio.Future[Batch]) -> None:
+        worker.last_used = time.monotonic()
+        if worker not in self._started:  # stopped meanwhile (closing)
+            return
+        if roundtrip.cancelled() or isinstance(roundtrip.exception(), WorkerGone):
+            self._lost(worker)
+        else:
+            self._release(worker)
 
     def _start_one(self) -> None:
         if not self.enabled or len(self._started) + self._starting >= self._count:
@@ -195,7 +205,7 @@ class RowWorkers:
         self._free.append(worker)
 
     def _lost(self, worker: _Worker) -> None:
-        if not self._gone:
+        if not self._gone and not self._closed:
             log.warning("row-building worker process is gone; building rows in-process from now on")
         self._gone = True
         self._started.remove(worker)
