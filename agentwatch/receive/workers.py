@@ -174,6 +174,7 @@ class RowWorkers:
         if self._closed:
             await asyncio.to_thread(worker.stop)
             return
+        worker.last_used = time.monotonic()  # idle from now, not from the spawn
         self._started.append(worker)
         self._release(worker)
         if len(self._started) == 1:
@@ -222,12 +223,14 @@ class RowWorkers:
     async def _retire_idle(self) -> None:
         """Stop workers unused for idle_s; the next busy spell starts one again."""
         while self._started:
-            await asyncio.sleep(self._idle_s / 4)
             now = time.monotonic()
             for worker in [w for w in self._free if now - w.last_used >= self._idle_s]:
                 self._free.remove(worker)
                 self._started.remove(worker)
                 await asyncio.to_thread(worker.stop)
+            # Wake when the longest-idle worker is due (a busy one is looked at again then too).
+            oldest = min((w.last_used for w in self._free), default=now)
+            await asyncio.sleep(max(self._idle_s - (now - oldest), self._idle_s / 20))
 
     async def aclose(self) -> None:
         """Stop every worker (requests in flight have finished: the transports stopped first)."""
