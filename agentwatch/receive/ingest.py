@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Protocol
 from agentwatch.normalise.otlp_view import ViewPolicy
 from agentwatch.receive.decode import DecodeError, Encoding, decode, record_count
 from agentwatch.receive.outcome import Accepted, Outcome, Problem, Refused
-from agentwatch.receive.row_worker import build_batch, derived_batch
+from agentwatch.receive.row_worker import derived_batch
 from agentwatch.receive.workers import RowWorkers
 from agentwatch.records import Batch, Signal
 from agentwatch.store.writer import Committed, WriteOutcome
@@ -138,9 +138,6 @@ class Ingest:
 class _Work:
     batch: Batch | Callable[[], Batch]  # rows, or how the writer thread builds them
     records: int
-
-
-__all__ = ["Ingest", "BatchSink", "build_batch", "derived_batch"]
 
 
 def _internal_error(exc: Exception, signal: Signal, transport: str, size: int) -> Refused:
