@@ -16,18 +16,24 @@ baseline, so their earlier increase is not counted a second time.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import sys
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from agentwatch.normalise.derive import Derivation
 from agentwatch.records import Signal
 from agentwatch.measures import BUCKET_NS
 from agentwatch.store.facts import insert_facts, insert_presence
+from agentwatch.store.lock import InstanceLock
 from agentwatch.store.retention import oldest_row_ns
-from agentwatch.store.writer import TABLES
+from agentwatch.store.writer import TABLES, Writer
+
+log = logging.getLogger("agentwatch")
 
 _DERIVED = ("rollups", "session_rollups", "sessions", "series", "trace_sessions", "presence")
 
@@ -37,6 +43,66 @@ class Reindexed:
     batches: int
     facts: int
     kept_before_ns: int | None  # facts before this time were kept (their rows were pruned)
+
+
+def open_store(db: Path, upgrade: bool = True) -> Writer:
+    """The one writer on db, checked and migrated: how serve and reindex both open the store.
+
+    With upgrade, rows stored by agentwatch 0.1 (before figures existed) get their
+    figures derived, once. Blocking (quick_check, migrations, the derivation): call it
+    on a thread from an event loop. The caller holds the instance lock and closes the writer.
+    """
+    writer = Writer(db)
+    writer.start()
+    if upgrade and writer.migrated_from == 1:
+        try:
+            _derive_stored_rows(writer)
+        except BaseException:
+            writer.close()
+            raise
+    return writer
+
+
+def _derive_stored_rows(writer: Writer) -> None:
+    log.info("deriving sessions and figures from the rows stored before this version (once)")
+    result = writer.call(rebuild).result()
+    log.info("derived %d facts from %d stored batches", result.facts, result.batches)
+
+
+def reindex_db(db: Path, progress: Callable[[int, int], None] | None = None) -> Reindexed:
+    """`agentwatch reindex`: lock → open_store → rebuild in one writer transaction → close.
+
+    Ctrl-C stops the rebuild at its next batch and rolls it back, so the previous
+    figures stay; the KeyboardInterrupt is raised again for the caller.
+    """
+    lock = InstanceLock(db)
+    lock.acquire()  # the one writer: refuses while `agentwatch serve` runs
+    try:
+        writer = open_store(db, upgrade=False)  # rebuilding everything anyway
+        try:
+            return _rebuild_on(writer, progress)
+        finally:
+            writer.close()
+    finally:
+        lock.release()
+
+
+def _rebuild_on(writer: Writer, progress: Callable[[int, int], None] | None) -> Reindexed:
+    interrupted = threading.Event()
+
+    def step(done: int, total: int) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt  # on the writer thread: its transaction rolls back
+        if progress is not None:
+            progress(done, total)
+
+    future = writer.call(lambda conn: rebuild(conn, step))
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        interrupted.set()
+        writer.close()  # waits for the rollback
+        raise
 
 
 def reindex(conn: sqlite3.Connection, progress: Callable[[int, int], None] | None = None) -> Reindexed:

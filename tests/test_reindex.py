@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agentwatch.reindex import reindex
+from agentwatch.reindex import reindex, reindex_db
+from agentwatch.store.lock import read_listener
 from agentwatch.store.connect import open_writer
 from support.accounting import summary_json
 from support.listener import start_listener
@@ -75,6 +76,23 @@ def test_an_interrupted_reindex_leaves_the_previous_figures(tmp_path: Path) -> N
         reindex(conn, interrupt)
     assert not conn.in_transaction
     conn.close()
+    assert summary_json(db) == before
+
+
+def test_reindex_interrupted_on_the_writer_thread_rolls_back_and_releases_the_lock(tmp_path: Path) -> None:
+    # reindex_db runs the rebuild on the same writer serve uses; Ctrl-C must still undo it all.
+    db = _loaded(tmp_path)
+    before = summary_json(db)
+
+    def interrupt(done: int, total: int) -> None:
+        if done == total // 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reindex_db(db, interrupt)
+    assert read_listener(db) is None  # the lock is free again
+    assert summary_json(db) == before
+    assert reindex_db(db).batches > 0
     assert summary_json(db) == before
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agentwatch.serve import _prune_forever
+from agentwatch.listener import _prune_forever
 from agentwatch.store.retention import RetentionPolicy
 from support.db_lock import hold_exclusive
 from support.listener import query

@@ -12,32 +12,21 @@ from agentwatch.commands import database, fail
 def run(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from agentwatch.reindex import ProgressBar, Reindexed, reindex
-    from agentwatch.store import schema
-    from agentwatch.store.connect import StoreError, check_database, open_writer
-    from agentwatch.store.lock import InstanceLock
+    from agentwatch.reindex import ProgressBar, reindex_db
+    from agentwatch.store.connect import StoreError, check_database
 
     db = database(args)
-    lock = InstanceLock(db)
     try:
         check_database(db)  # before the lock: a refused file gets no `.lock`, and is never adopted
-        lock.acquire()  # the one writer: refuses while `agentwatch serve` runs
     except StoreError as exc:
         return fail(f"{exc}; nothing to reindex" if not db.exists() else str(exc))
     try:
-        conn = open_writer(db)
-        try:
-            schema.migrate(conn)
-            result: Reindexed = reindex(conn, ProgressBar())
-        finally:
-            conn.close()
+        result = reindex_db(db, ProgressBar())  # the lock, the one writer, one transaction
     except KeyboardInterrupt:
         print("\nagentwatch: reindex interrupted; the previous figures are unchanged", file=sys.stderr)
         return 130
     except (StoreError, sqlite3.Error) as exc:
         return fail(f"reindex failed, the previous figures are unchanged: {exc}")
-    finally:
-        lock.release()
     print(f"reindexed {result.batches:,} batches into {result.facts:,} facts{_kept(result.kept_before_ns)}")
     return 0
 

@@ -12,15 +12,15 @@ import functools
 import logging
 import time
 import traceback
-from concurrent.futures import Executor, Future
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
-from agentwatch.normalise.derive import Derivation
-from agentwatch.normalise.otlp_view import ViewPolicy, batch_of
+from agentwatch.normalise.otlp_view import ViewPolicy
 from agentwatch.receive.decode import DecodeError, Encoding, decode, record_count
 from agentwatch.receive.outcome import Accepted, Outcome, Problem, Refused
+from agentwatch.receive.row_worker import derived_batch
+from agentwatch.receive.workers import RowWorkers
 from agentwatch.records import Batch, Signal
 from agentwatch.store.writer import Committed, WriteOutcome
 
@@ -49,10 +49,10 @@ class Ingest:
         writer: BatchSink,
         policy: ViewPolicy = ViewPolicy(),
         clock: Callable[[], int] = time.time_ns,
-        pool: Executor | None = None,
+        workers: RowWorkers | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
-        self._pool = pool
+        self._workers = workers
         self._max_in_flight = max_in_flight
         self._in_flight = 0
         self._writer = writer
@@ -95,7 +95,9 @@ class Ingest:
         self, signal: Signal, encoding: Encoding, body: bytes, transport: str, received_ns: int
     ) -> _Work:
         if self._worth_a_worker(body):
-            return await self._build_in_worker(signal, encoding, body, transport, received_ns)
+            built = await self._build_in_worker(signal, encoding, body, transport, received_ns)
+            if built is not None:
+                return built
         if encoding is Encoding.JSON and len(body) >= DECODE_OFF_LOOP_BYTES:
             # Decoding megabytes of JSON takes seconds; other requests must not wait on it.
             return await asyncio.to_thread(self._build_on_writer, signal, encoding, body, transport, received_ns)
@@ -120,39 +122,22 @@ class Ingest:
         writer is idle the round trip to the worker (pickling the rows) only
         adds latency, so a lone client's request stays in-process.
         """
-        return self._pool is not None and len(body) >= POOL_MIN_BYTES and self._writer.busy
+        workers = self._workers
+        return workers is not None and workers.enabled and len(body) >= POOL_MIN_BYTES and self._writer.busy
 
     async def _build_in_worker(
         self, signal: Signal, encoding: Encoding, body: bytes, transport: str, received_ns: int
-    ) -> _Work:
-        """Decode and build rows in the worker; a DecodeError comes back from it as raised."""
-        args = (signal, encoding, body, transport, received_ns, self._policy)
-        try:
-            batch = await asyncio.get_running_loop().run_in_executor(self._pool, build_batch, *args)
-        except BrokenProcessPool:
-            # The worker died (killed, out of memory): carry on without it.
-            log.warning("row-building worker process is gone; building rows in-process from now on")
-            self._pool = None
-            return self._build_on_writer(signal, encoding, body, transport, received_ns)
-        return _Work(batch, batch.records)
+    ) -> _Work | None:
+        """Rows built in a worker (a DecodeError comes back raised); None while none is running."""
+        assert self._workers is not None
+        batch = await self._workers.build(signal, encoding, body, transport, received_ns, self._policy)
+        return None if batch is None else _Work(batch, batch.records)
 
 
 @dataclass(frozen=True, slots=True)
 class _Work:
     batch: Batch | Callable[[], Batch]  # rows, or how the writer thread builds them
     records: int
-
-
-def build_batch(
-    signal: Signal, encoding: Encoding, body: bytes, transport: str, received_ns: int, policy: ViewPolicy
-) -> Batch:
-    """Decode a request and build its rows; runs in the worker process."""
-    return derived_batch(signal, decode(signal, body, encoding), transport, received_ns, policy)
-
-
-def derived_batch(signal: Signal, message: Any, transport: str, received_ns: int, policy: ViewPolicy) -> Batch:
-    """The request's rows and the facts its agents' adapters read from them."""
-    return batch_of(signal, message, transport, received_ns, policy, Derivation())
 
 
 def _internal_error(exc: Exception, signal: Signal, transport: str, size: int) -> Refused:
