@@ -772,3 +772,31 @@ def test_a_global_service_name_files_claude_under_claude_code_only(served: Liste
     assert agent_row(summary) == expect(
         1, requests=1, errors=0, input_tokens=100, output_tokens=10, cache_read_tokens=0, cache_write_tokens=0, cost_usd=0.25
     )
+
+
+# -- 12. tools before the session's first call (as Claude Code 2.1.332 sends them) -------------
+@pytest.mark.parametrize("tools_first", [True, False], ids=["tools-arrive-first", "call-arrives-first"])
+def test_tools_timestamped_before_the_first_call_are_filed_under_it(served: Listener, db: Path, tools_first: bool) -> None:
+    # Session "early": tool_decision (09:59:57, accept) and tool_result (09:59:58) of toolu_1,
+    # then the session's only api_request at 10:00:00 (opus, input 100, output 10, cost 0.01),
+    # and a code_edit_tool.decision point (accept, 1) that names no model at all.
+    #   by model: one row, opus: sessions 1, requests 1, errors 0, input 100, output 10, cache 0/0,
+    #             cost 0.01, tool calls 1, accepted 1, rejected 0 (the events' decision, rank 0,
+    #             wins over the metric's, rank 2: not 2 accepted); no "—" row
+    #   by agent: the same figures
+    tool = {"session.id": "early", "tool_name": "Bash", "tool_use_id": "toolu_1"}
+    tools = logs_body(
+        event("tool_decision", T0 - 3 * S, {**tool, "decision": "accept", "source": "config"}),
+        event("tool_result", T0 - 2 * S, {**tool, "success": "true", "duration_ms": "15"}),
+    )
+    decision = metrics_body(counter("claude_code.code_edit_tool.decision", DELTA, point(
+        1, T0 - 4 * S, T0 - S, {"session.id": "early", "decision": "accept", "tool_name": "Edit", "language": "Python"})))
+    call = logs_body(event("api_request", T0, api_request("early", 100, 10, 0.01)))
+    for signal, body in ([("logs", tools), ("metrics", decision), ("logs", call)] if tools_first
+                         else [("logs", call), ("logs", tools), ("metrics", decision)]):  # fmt: skip
+        post(served, signal, body)
+    summary = summary_json(db, "2026-11-23", "2026-11-23", "UTC")
+    expected = expect(1, requests=1, errors=0, input_tokens=100, output_tokens=10, cache_read_tokens=0,
+                      cache_write_tokens=0, cost_usd=0.01, tool_calls=1, tool_accepted=1, tool_rejected=0)  # fmt: skip
+    assert [(r["model"], figures(r)) for r in summary["by_model"]] == [(OPUS, expected)]
+    assert agent_row(summary) == expected
