@@ -22,7 +22,6 @@ import asyncio  # noqa: E402 - after GRPC_VERBOSITY
 import ipaddress  # noqa: E402
 import logging  # noqa: E402
 import socket  # noqa: E402
-import sqlite3  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from contextlib import AsyncExitStack  # noqa: E402
@@ -41,7 +40,6 @@ from agentwatch.receive.http import HttpLimits, make_app  # noqa: E402
 from agentwatch.receive.ingest import Ingest  # noqa: E402
 from agentwatch.receive.workers import RowWorkers  # noqa: E402
 from agentwatch.reindex import open_store  # noqa: E402
-from agentwatch.store.connect import wal_reset_bug_affected  # noqa: E402
 from agentwatch.store.lock import InstanceLock, ListenerInfo  # noqa: E402
 from agentwatch.store.retention import RetentionPolicy, prune_step, release_free_pages  # noqa: E402
 from agentwatch.store.writer import Unavailable, Writer  # noqa: E402
@@ -165,11 +163,6 @@ def _ipv6_loopback_available() -> bool:
 
 def startup_warnings(settings: ServeSettings, hosts: tuple[str, ...]) -> list[str]:
     warnings = []
-    if wal_reset_bug_affected(sqlite3.sqlite_version):
-        warnings.append(
-            f"SQLite {sqlite3.sqlite_version} has the WAL-reset bug (fixed in 3.51.3); agentwatch "
-            "keeps a single writer connection, which avoids it, but upgrading is advised"
-        )
     exposed = [h for h in hosts if not guard.is_loopback_address(h)]
     if exposed:
         warnings.append(

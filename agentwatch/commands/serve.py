@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import sys
 
@@ -34,7 +33,8 @@ def settings(args: argparse.Namespace) -> ServeSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio  # here, not at the top: the read commands start faster without it
+    import asyncio  # here, not at the top: the read commands start faster without these
+    import logging
 
     from agentwatch.serve import StartupError, serve
     from agentwatch.store.connect import StoreError, check_database

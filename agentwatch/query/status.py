@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentwatch.store.connect import StoreError, db_bytes, open_reader
+from agentwatch.store.connect import StoreError, db_bytes, open_reader, wal_reset_bug_affected
 from agentwatch.store.lock import ListenerInfo, read_listener
 
 __all__ = ["AgentStatus", "ListenerInfo", "StatusReport", "agent_status", "running_listener", "status_report"]
@@ -48,6 +48,7 @@ class StatusReport:
     db: Path
     db_bytes: int | None  # None: no database yet
     sqlite_version: str
+    sqlite_wal_reset_bug: bool  # this SQLite has the WAL-reset bug (see store.connect)
     listener: ListenerInfo | None  # None: no listener holds the lock
     agents: tuple[AgentStatus, ...] = ()
     error: str | None = None
@@ -78,4 +79,6 @@ def status_report(db: Path) -> StatusReport:
         except (StoreError, sqlite3.Error) as exc:
             error = str(exc)
     size = db_bytes(db) if db.is_file() else None  # a directory's size is not a database's
-    return StatusReport(db, size, sqlite3.sqlite_version, listener, agents, error)
+    return StatusReport(
+        db, size, sqlite3.sqlite_version, wal_reset_bug_affected(sqlite3.sqlite_version), listener, agents, error
+    )

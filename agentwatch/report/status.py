@@ -12,8 +12,12 @@ from agentwatch.display import or_unknown, printable
 from agentwatch.query.status import StatusReport
 from agentwatch.report.hints import how_to_send
 
-# Worded for what the user can do: nothing is at risk, an upgrade is the only action.
-OLD_SQLITE_NOTE = "  (has the WAL-reset bug fixed in 3.51.3; agentwatch's single writer avoids it)"
+# Said here, where it can be read at leisure, not on every start; worded for what the
+# user can do: agentwatch is not at risk, so the only action concerns other programs.
+OLD_SQLITE_NOTE = (
+    "\n          this SQLite has the WAL-reset bug fixed in 3.51.3: agentwatch writes through one\n"
+    "          connection and is not affected; nothing to do unless other programs write to this file"
+)
 
 
 def _utc_iso(ns: int | None) -> str | None:
@@ -29,6 +33,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "db": str(report.db),
         "db_bytes": report.db_bytes,
         "sqlite_version": report.sqlite_version,
+        "sqlite_wal_reset_bug": report.sqlite_wal_reset_bug,
         "listener": {
             "running": lst is not None,
             "pid": lst.pid if lst else None,
@@ -69,11 +74,11 @@ def _size(report: StatusReport) -> str:
     return "unusable" if report.error else "not created yet"
 
 
-def status_text(report: StatusReport, old_sqlite: bool) -> str:
+def status_text(report: StatusReport) -> str:
     """The listener, the database and a line per agent; an unusable database's error, not a hint."""
     lines = _listener_lines(report)
     lines.append(f"database  {report.db} ({_size(report)})")
-    lines.append(f"sqlite    {report.sqlite_version}{OLD_SQLITE_NOTE if old_sqlite else ''}")
+    lines.append(f"sqlite    {report.sqlite_version}{OLD_SQLITE_NOTE if report.sqlite_wal_reset_bug else ''}")
     if report.error is not None:
         lines.append(f"error     {report.error}")
         return "\n".join(lines)

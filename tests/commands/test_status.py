@@ -35,7 +35,7 @@ from cli_run import agentwatch, foreign_sqlite
 from support.listener import start_listener
 from support.tagged import log_request, new_run, post
 
-REPORT_KEYS = {"db", "db_bytes", "sqlite_version", "listener", "agents"}
+REPORT_KEYS = {"db", "db_bytes", "sqlite_version", "sqlite_wal_reset_bug", "listener", "agents"}
 AGENT_KEYS = {"agent", "logs", "metric_points", "spans", "last_received"}
 NS = 1_760_000_000_000_000_000
 
@@ -176,6 +176,7 @@ def test_status_without_a_db_says_so_and_creates_nothing(tmp_path: Path) -> None
         "db": str(db),
         "db_bytes": None,
         "sqlite_version": sqlite3.sqlite_version,
+        "sqlite_wal_reset_bug": report["sqlite_wal_reset_bug"],  # the machine's; tested in test_serve_lifecycle
         "listener": {
             "running": False, "pid": None, "http_port": None, "grpc_port": None, "keep_content": None,
         },
