@@ -26,6 +26,10 @@ from pathlib import Path
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from support.probe import children  # noqa: E402 - the tests' helpers, after the path
+
 MIB = 1024 * 1024
 
 
@@ -36,22 +40,9 @@ def _kib(pid: int, field: str) -> int:
     return 0
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(entry.name))
-    return kids
-
-
 def _tree(pid: int) -> list[int]:
     out = [pid]
-    for kid in _children(pid):
+    for kid in children(pid):
         out.extend(_tree(kid))
     return out
 
