@@ -213,6 +213,10 @@ _AFTER = (
     "SELECT time_ns, model FROM facts WHERE session_id = ? AND kind = 'request' AND model != '' "
     "AND time_ns > ? ORDER BY time_ns, model LIMIT 1"
 )
+_BETWEEN = (
+    "SELECT time_ns, model FROM facts WHERE session_id = ? AND kind = 'request' AND model != '' "
+    "AND time_ns BETWEEN ? AND ?"
+)
 
 
 def _calls(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, int, str]]:
@@ -222,36 +226,44 @@ def _calls(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, int, str]]:
             yield row[2], row[5], row[_MODEL]
 
 
+def _stored_calls(conn: sqlite3.Connection, session_id: int, first: int, last: int) -> list[Call]:
+    """The session's stored calls from first to last, and the nearest one on either side:
+    all that the nearest call of a fact in that span can be (three queries per session)."""
+    found = conn.execute(_BETWEEN, (session_id, first, last)).fetchall()
+    found += conn.execute(_BEFORE, (session_id, first - 1)).fetchall()
+    found += conn.execute(_AFTER, (session_id, last)).fetchall()
+    return found
+
+
+def _nearest(calls: Sequence[Call], time_ns: int) -> str:
+    """The model of the latest call at or before time_ns, else of the first after; "" if none.
+    calls: sorted. Ties in time go to the greatest model name, the same as _BEFORE's order."""
+    at = bisect.bisect_right(calls, (time_ns, _LAST))
+    if at:
+        return calls[at - 1][1]
+    return calls[0][1] if calls else ""
+
+
 def _with_models(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Model-less tool, decision and output rows of a session, filed under its nearest
     call among this batch's and the stored ones, and marked inherited."""
-    orphans = [i for i, r in enumerate(rows) if not r[_MODEL] and r[1] in _INHERITS_MODEL and r[2] != r[3]]
+    orphans: dict[int, list[int]] = {}  # session id -> indexes of its rows that need a model
+    for i, r in enumerate(rows):
+        if not r[_MODEL] and r[1] in _INHERITS_MODEL and r[2] != r[3]:
+            orphans.setdefault(r[2], []).append(i)
     if not orphans:
         return rows
-    calls: dict[int, list[Call]] = {}  # session id -> this batch's calls, sorted
+    batch: dict[int, list[Call]] = {}
     for session_id, time_ns, model in _calls(rows):
-        calls.setdefault(session_id, []).append((time_ns, model))
-    for found in calls.values():
-        found.sort()
+        batch.setdefault(session_id, []).append((time_ns, model))
     out = list(rows)
-    for i in orphans:
-        row = rows[i]
-        model = _nearest_model(conn, calls.get(row[2], []), row[2], row[5])
-        out[i] = row[:_MODEL] + (model, row[_MODEL + 1], 1) + row[_INHERITED + 1 :]
+    for session_id, indexes in orphans.items():
+        times = [rows[i][5] for i in indexes]
+        calls = sorted(batch.get(session_id, []) + _stored_calls(conn, session_id, min(times), max(times)))
+        for i in indexes:
+            row = rows[i]
+            out[i] = row[:_MODEL] + (_nearest(calls, row[5]), row[_MODEL + 1], 1) + row[_INHERITED + 1 :]
     return out
-
-
-def _nearest_model(conn: sqlite3.Connection, batch: Sequence[Call], session_id: int, time_ns: int) -> str:
-    """The model of the session's latest call at or before time_ns, else of its first after,
-    from this batch's calls (sorted) and the stored ones; "" when it has none."""
-    at = bisect.bisect_right(batch, (time_ns, _LAST))
-    stored = conn.execute(_BEFORE, (session_id, time_ns)).fetchone()
-    before = max(filter(None, (batch[at - 1] if at else None, stored)), default=None)
-    if before:
-        return before[1]
-    stored = conn.execute(_AFTER, (session_id, time_ns)).fetchone()
-    after = min(filter(None, (batch[at] if at < len(batch) else None, stored)), default=None)
-    return after[1] if after else ""
 
 
 _FIRST_CALL = "SELECT min(time_ns) FROM facts WHERE session_id = ? AND kind = 'request' AND model != ''"
@@ -265,13 +277,14 @@ def _refile(conn: sqlite3.Connection, since: dict[int, int | None]) -> None:
     session's first call, of those before it; None means every inherited fact. The
     UPDATE trigger moves a refiled fact's figures to its new model's rollups."""
     for session_id, time_ns in since.items():
-        first = conn.execute(_FIRST_CALL, (session_id,)).fetchone()[0]
-        if first is None:
-            continue  # no call to file under
-        if time_ns is not None and time_ns <= first:
+        if time_ns is not None and time_ns <= (conn.execute(_FIRST_CALL, (session_id,)).fetchone()[0] or 0):
             time_ns = None
         candidates = conn.execute(_INHERITED_FROM, (session_id, -(2**63) if time_ns is None else time_ns)).fetchall()
-        moves = [(m, fact_id) for fact_id, t, model in candidates if (m := _nearest_model(conn, (), session_id, t)) != model]
+        if not candidates:
+            continue
+        times = [t for _, t, _ in candidates]
+        calls = sorted(_stored_calls(conn, session_id, min(times), max(times)))
+        moves = [(m, fact_id) for fact_id, t, model in candidates if (m := _nearest(calls, t)) != model]
         conn.executemany("UPDATE facts SET model = ? WHERE id = ?", moves)
 
 
