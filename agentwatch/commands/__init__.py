@@ -24,6 +24,15 @@ def database(args: argparse.Namespace) -> Path:
     return args.db.expanduser() if args.db else default_db_path()
 
 
+def how_to_send_to(db: Path) -> str:
+    """The hint naming the listener running on db: read only for text output (JSON has
+    none), so a `--json` run loads no lock-file code."""
+    from agentwatch.query.status import running_listener
+    from agentwatch.report.hints import how_to_send
+
+    return how_to_send(running_listener(db))
+
+
 def fail(message: str) -> int:
     print(f"agentwatch: {message}", file=sys.stderr)
     return 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 
 from agentwatch.commands import database, fail
@@ -34,5 +33,6 @@ def run(args: argparse.Namespace) -> int:
 def _kept(kept_before_ns: int | None) -> str:
     if kept_before_ns is None:
         return ""
+    import datetime as dt  # here: every other command starts faster without it
     when = dt.datetime.fromtimestamp(kept_before_ns / 1e9, dt.timezone.utc).isoformat(timespec="minutes")
     return f"; figures before {when} kept as they were (their rows were pruned)"

@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import json
 
-from agentwatch.commands import UsageError, database, fail
+from agentwatch.commands import UsageError, database, fail, how_to_send_to
 
 DEFAULT_DAYS = 7
 
@@ -15,8 +15,6 @@ def run(args: argparse.Namespace) -> int:
     from agentwatch.query.period import PeriodError, parse_date, period, today, zone
     from agentwatch.query.reader import snapshot
     from agentwatch.query.sessions import sessions
-    from agentwatch.query.status import running_listener
-    from agentwatch.report.hints import how_to_send
     from agentwatch.report.render import session_json, sessions_text
     from agentwatch.store.connect import StoreError
 
@@ -35,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([session_json(r, tz) for r in rows], indent=2))
     else:
-        print(sessions_text(rows, tz, since.isoformat(), how_to_send(running_listener(db))))
+        print(sessions_text(rows, tz, since.isoformat(), how_to_send_to(db)))
     return 0

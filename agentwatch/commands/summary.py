@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from agentwatch.commands import UsageError, database, fail
+from agentwatch.commands import UsageError, database, fail, how_to_send_to
 
 if TYPE_CHECKING:
     from agentwatch.query.period import Period
@@ -31,9 +31,7 @@ def chosen_period(args: argparse.Namespace) -> Period:
 def run(args: argparse.Namespace) -> int:
     from agentwatch.query.period import PeriodError
     from agentwatch.query.reader import snapshot
-    from agentwatch.query.status import running_listener
     from agentwatch.query.summary import summary
-    from agentwatch.report.hints import how_to_send
     from agentwatch.report.render import summary_json, summary_text
     from agentwatch.store.connect import StoreError
 
@@ -50,5 +48,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary_json(result), indent=2))
     else:
-        print(summary_text(result, args.by, how_to_send(running_listener(db))))
+        print(summary_text(result, args.by, how_to_send_to(db)))
     return 0
