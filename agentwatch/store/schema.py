@@ -19,9 +19,25 @@ from agentwatch.store.connect import MIGRATION_SET
 migrations = Migrations(MIGRATION_SET)
 
 
+def _execute_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run a script's statements inside the migration's transaction, one by one.
+
+    sqlite3's executescript would COMMIT first, and sqlite_utils' splitter tests the
+    text after every character (quadratic in a statement's length: about two seconds
+    for m003's triggers). A statement can only end at a semicolon, so test there."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                db.conn.execute(statement)
+            statement = ""
+
+
 @migrations()
 def m001_raw_rows(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _execute_script(
+        db,
         """
         CREATE TABLE batches (
             id INTEGER PRIMARY KEY,
@@ -212,7 +228,8 @@ def m002_normalised(db: sqlite_utils.Database) -> None:
     is how one figure reported twice (a metric and an event) is counted once.
     """
     measures = ",\n".join(f"{m} {'REAL' if m == 'cost_usd' else 'INTEGER'}" for m in _M002_MEASURES)
-    db.executescript(
+    _execute_script(
+        db,
         f"""
         CREATE TABLE sessions (
             id INTEGER PRIMARY KEY,
@@ -415,7 +432,8 @@ def m003_family_ranks(db: sqlite_utils.Database) -> None:
         f"OR OLD.time_ns / {BUCKET_NS} != NEW.time_ns / {BUCKET_NS})"
     )
     calls = "c.session_id = facts.session_id AND c.kind = 'request' AND c.model != ''"
-    db.executescript(
+    _execute_script(
+        db,
         f"""
         DROP TRIGGER facts_changed;
         DROP TRIGGER facts_removed;
