@@ -42,11 +42,15 @@ class Derivation:
         # Which agent sent something when, under the name its adapter gives it (not the
         # raw service.name, which a global OTEL_SERVICE_NAME may have changed).
         self.presence: set[tuple[int, str]] = set()
+        # The same label for each row, in the order the rows were read: what the raw
+        # row is counted under (agent_totals), so status and summary name one agent.
+        self.agents: list[str] = []
 
     def for_scope(
         self, signal: Signal, resource_key: bytes, service: str | None, resource: Attrs, scope: str
     ) -> Sink:
         """The function otlp_view calls for each record of this resource and scope."""
+        # registry.adapter_of, with the part shared by every record of the scope decided once.
         fixed = registry.adapter_for(service, scope)  # None: decided per record, by its name
         labels = labels_of(resource)
         # Per adapter (one unless chosen per record): its origin and its reader for the signal.
@@ -60,6 +64,7 @@ class Derivation:
                 origin = Origin(resource_key, service, resource, scope, adapter.agent_for(service), labels)
                 known = chosen[id(adapter)] = (origin, _reader(adapter, signal))
             origin, read = known
+            self.agents.append(origin.agent)
             self.presence.add((when(row) // BUCKET_NS, origin.agent))
             self._read(read, origin, row, attrs)
 
