@@ -24,6 +24,7 @@ new id that nothing else uses, so that id is never counted as a session.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from agentwatch.normalise.adapters.base import (
     NONE,
@@ -41,7 +42,7 @@ from agentwatch.normalise.adapters.base import (
     point_fact,
     point_value,
 )
-from agentwatch.records import Fact, Kind, LogRow, PointRow, SpanRow
+from agentwatch.records import Fact, Kind, LogRow, PointRow, Signal, SpanRow
 
 AGENT = "claude-code"
 ACCEPT = frozenset({"accept", "accepted", "allow", "approve", "approved"})
@@ -59,6 +60,25 @@ class ClaudeCode(BaseAdapter):
     services = frozenset({"claude-code", "claude_code"})
     scope_prefixes = ("com.anthropic.claude_code",)
     name_prefixes = ("claude_code.",)
+    content_keys = frozenset(
+        {
+            "prompt",
+            "response",
+            "user_prompt",
+            "tool_input",
+            "tool_parameters",
+            "full_command",
+            "body",  # OTEL_LOG_RAW_API_BODIES: whole API request/response bodies (RELIABILITY V2)
+            "request_body",
+            "response_body",
+        }
+    )
+
+    def owns_record(self, signal: Signal, row: Any, attrs: Attrs) -> bool:
+        # An event's name may be only in its body (`"claude_code.api_request"`, JSON text).
+        if super().owns_record(signal, row, attrs):
+            return True
+        return signal is Signal.LOGS and (row.body or "").strip('"').startswith(self.name_prefixes)
 
     # -- events --------------------------------------------------------------
     def log(self, origin: Origin, row: LogRow, attrs: Attrs) -> Facts:

@@ -71,6 +71,7 @@ from agentwatch.normalise.adapters.base import (
     labels_of,
     point_fact,
     point_value,
+    span_ms,
 )
 from agentwatch.records import Fact, Kind, LogRow, PointRow, SpanRow
 
@@ -142,6 +143,7 @@ class Codex(BaseAdapter):
     services = frozenset({"codex_exec", "codex_cli_rs", "codex-tui", "codex_tui", "codex"})
     scope_prefixes = ("codex",)  # codex, codex_exec, codex_otel.log_only, codex_otel::metrics::client
     name_prefixes = ("codex.",)
+    content_keys = frozenset({"arguments", "output"})  # tool arguments, tool_result.output
 
     def owns_service(self, service: str | None) -> bool:
         # service.name is the originator (codex_exec, codex_cli_rs, codex_vscode, ...).
@@ -300,7 +302,6 @@ class Codex(BaseAdapter):
         ]
 
     def _tool_span(self, origin: Origin, row: SpanRow, attrs: Attrs) -> Facts:
-        duration = (row.end_ns - row.start_ns) / 1e6 if row.end_ns >= row.start_ns else None
         return [
             self._tool(
                 origin,
@@ -310,7 +311,7 @@ class Codex(BaseAdapter):
                 rank=1,
                 trace_id=row.trace_id,
                 name=as_str(attrs.get("tool_name")) or row.name,
-                duration_ms=duration,
+                duration_ms=span_ms(row),
                 success=None,  # the dispatch span says only whether it was aborted
             )
         ]

@@ -44,6 +44,7 @@ from typing import Any
 
 from agentwatch.normalise.adapters.base import (
     NONE,
+    STATUS_ERROR,
     Attrs,
     BaseAdapter,
     Facts,
@@ -57,6 +58,8 @@ from agentwatch.normalise.adapters.base import (
     labels_of,
     point_fact,
     point_value,
+    span_ms,
+    span_success,
 )
 from agentwatch.records import Fact, Kind, LogRow, PointRow, SpanRow
 
@@ -65,10 +68,6 @@ from agentwatch.records import Fact, Kind, LogRow, PointRow, SpanRow
 # reject (cancel). The rest are spellings other agents use.
 ACCEPT = frozenset({"accept", "auto_accept", "modify", "accepted", "approve", "approved", "allow"})
 REJECT = frozenset({"reject", "rejected", "cancel", "cancelled", "deny", "denied"})
-
-# OTLP span status codes.
-_STATUS_OK = 1
-_STATUS_ERROR = 2
 
 
 def _sum(*values: Any) -> int | None:
@@ -105,6 +104,18 @@ class GeminiFamily(BaseAdapter):
 
     agent = "gemini-cli"
     prefix = "gemini_cli."  # of event and metric names
+    content_keys = frozenset(
+        {
+            "function_args",
+            "request_text",
+            "response_text",
+            "reasoning",
+            "routing.reasoning",
+            # Process command lines: Gemini's holds the `-p` prompt.
+            "process.command_args",
+            "process.command_line",
+        }
+    )
     # Ranks of the two sources of lines: (lines.changed metric, tool_call metadata).
     lines_metric_rank = 0
     lines_metadata_rank = 1
@@ -304,11 +315,11 @@ class GeminiFamily(BaseAdapter):
         return base
 
     def _call_span(self, origin: Origin, row: SpanRow, attrs: Attrs) -> Fact:
-        failed = row.status_code == _STATUS_ERROR
+        failed = row.status_code == STATUS_ERROR
         return Fact(
             **self._span_base(origin, row.dedup_key, Kind.REQUEST, row, attrs),
             model=as_str(attrs.get("gen_ai.response.model")) or as_str(attrs.get("gen_ai.request.model")),
-            duration_ms=(row.end_ns - row.start_ns) / 1e6 if row.end_ns > row.start_ns else None,
+            duration_ms=span_ms(row),
             error=(row.status_message or "error") if failed else None,
             requests=1,
             errors=1 if failed else 0,
@@ -318,12 +329,12 @@ class GeminiFamily(BaseAdapter):
         session = self._span_session(origin, attrs)
         call_id = as_str(attrs.get("gen_ai.tool.call_id")) or as_str(attrs.get("gen_ai.tool.call.id"))
         key = key_of("tool", self.agent, session, call_id) if call_id else row.dedup_key
-        success = {_STATUS_OK: True, _STATUS_ERROR: False}.get(row.status_code)
+        success = span_success(row)
         return Fact(
             **self._span_base(origin, key, Kind.TOOL, row, attrs),
             name=as_str(attrs.get("gen_ai.tool.name")),
             success=success,
-            duration_ms=(row.end_ns - row.start_ns) / 1e6 if row.end_ns > row.start_ns else None,
+            duration_ms=span_ms(row),
             tool_calls=1,
         )
 

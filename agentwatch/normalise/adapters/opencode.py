@@ -49,14 +49,18 @@ from __future__ import annotations
 
 from agentwatch.normalise.adapters.base import (
     NONE,
+    STATUS_ERROR,
     Attrs,
     BaseAdapter,
     Facts,
     Origin,
     as_int,
     as_str,
+    first_int,
     key_of,
     labels_of,
+    span_ms,
+    span_success,
 )
 from agentwatch.records import Fact, Kind, SpanRow
 
@@ -77,8 +81,6 @@ AI_TOOL_CALL = "ai.toolCall"
 # Checked first on every span: a set lookup is all that ~99.5% of OpenCode's spans cost.
 WANTED = MODEL_CALLS | {TOOL_EXECUTE, AI_TOOL_CALL}
 
-STATUS_OK = 1
-STATUS_ERROR = 2
 # OpenCode sets deployment.environment.name to its release channel ("latest"), not an
 # environment; keeping it would label every session with a wrong environment.
 _NOT_LABELS = frozenset({"deployment.environment.name"})
@@ -95,24 +97,6 @@ def model_of(attrs: Attrs) -> str | None:
         or as_str(attrs.get("gen_ai.request.model"))
         or as_str(attrs.get("ai.model.id"))
     )
-
-
-def success_of(row: SpanRow) -> bool | None:
-    if row.status_code == STATUS_ERROR:
-        return False
-    return True if row.status_code == STATUS_OK else None
-
-
-def duration_ms(row: SpanRow) -> float | None:
-    return (row.end_ns - row.start_ns) / 1e6 if row.end_ns >= row.start_ns > 0 else None
-
-
-def first_int(attrs: Attrs, *keys: str) -> int | None:
-    for key in keys:
-        value = as_int(attrs.get(key))
-        if value is not None:
-            return value
-    return None
 
 
 def input_tokens(attrs: Attrs, cache_read: int | None, cache_write: int | None) -> int | None:
@@ -134,6 +118,19 @@ class OpenCode(BaseAdapter):
     agent = AGENT
     services = frozenset({"opencode"})
     scope_prefixes = ("opencode",)
+    content_keys = frozenset(  # the Vercel AI SDK's
+        {
+            "ai.prompt",
+            "ai.prompt.messages",
+            "ai.prompt.tools",
+            "ai.response.text",
+            "ai.response.object",
+            "ai.response.toolCalls",
+            "ai.response.reasoning",
+            "ai.toolCall.args",
+            "ai.toolCall.result",
+        }
+    )
 
     # Logs are application log lines and there are no metrics: the defaults (no facts) hold.
 
@@ -165,7 +162,7 @@ class OpenCode(BaseAdapter):
             model=model_of(attrs),
             labels=labels(origin),
             success=not failed,
-            duration_ms=duration_ms(row),
+            duration_ms=span_ms(row),
             error=(row.status_message or "error") if failed else None,
             requests=1,
             errors=1 if failed else 0,
@@ -194,8 +191,8 @@ class OpenCode(BaseAdapter):
                 trace_id=row.trace_id,
                 labels=labels(origin),
                 name=name,
-                success=success_of(row),
-                duration_ms=duration_ms(row),
+                success=span_success(row),
+                duration_ms=span_ms(row),
                 tool_calls=1,
             )
         ]

@@ -18,7 +18,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from agentwatch.normalise.adapters import claude_code, codex, copilot_cli, gemini_cli, genai, opencode, qwen_code
-from agentwatch.normalise.adapters.base import Adapter
+from typing import Any
+
+from agentwatch.normalise.adapters.base import Adapter, Attrs
+from agentwatch.records import Signal
 
 # Order matters only for the generic fallback, which must come last.
 NAMED: tuple[Adapter, ...] = (
@@ -51,6 +54,14 @@ def adapter_for_name(name: str) -> Adapter:
     """For a record whose scope and service named no agent: by its name's prefix."""
     for adapter in NAMED:
         if adapter.owns_name(name):
+            return adapter
+    return GENERIC
+
+
+def adapter_for_record(signal: Signal, row: Any, attrs: Attrs) -> Adapter:
+    """For a record whose scope and service named no agent: the agent the record says is its own."""
+    for adapter in NAMED:
+        if adapter.owns_record(signal, row, attrs):
             return adapter
     return GENERIC
 
