@@ -14,22 +14,25 @@ captures). So output_tokens = output + thoughts, reasoning_tokens = thoughts, an
 the tool-use prompt tokens (`tool_token_count`, tokens the model read from its
 built-in tools, outside promptTokenCount) are added to input_tokens.
 
-Precedence, per session and channel (the lowest rank the session has wins):
-- usage (requests, errors, tokens): `api_response`/`api_error` events (0), then
-  the `gemini_cli.api.request.count` and `gemini_cli.token.usage` metrics (1),
-  then the `llm_call` spans (2), which name the model but carry no usage at all,
-  so the metrics outrank them. Never counted: the `gen_ai.client.token.usage`
-  metric and the `gen_ai.client.inference.operation.details` events repeat the same
-  calls with input and output only (no thoughts, no cache), and the metrics' third
-  record of each failed call is skipped (see `_request_count`).
-- tools: `tool_call` events (0), then the `gemini_cli.tool.call.count` metric (1,
-  which carries the decision too), then the `tool_call` spans (2, calls only). The
-  events carry no tool call id, so they cannot merge with the spans by key: only
-  ranks keep them apart.
-- output: the `gemini_cli.lines.changed` metric (0, the agent's own diff figures),
-  then the diff stats in the `tool_call` event's `metadata` (1, the figures the
-  metric is recorded from, for sessions whose metrics never arrived). Never
-  `file_operation` line counts: those count the file's lines, not the change.
+Precedence, per session and family (measures.FAMILIES): for each family the
+best-ranked (lowest `rank`) source in the session that carries it (non-null) wins.
+- calls: `api_response`/`api_error` events (0), else the `api.request.count` metric
+  (1), else the `llm_call` spans (2), which name the model but carry no usage.
+- input, output, cache_read, reasoning tokens: the `api_response` events (0), else
+  the `token.usage` metric (1). The spans carry none.
+- cache_write tokens, cost, commits, pull_requests: no source (null).
+- lines: the `lines.changed` metric (0, the agent's own diff figures), else the
+  diff stats in the `tool_call` event's `metadata` (1, the figures the metric is
+  recorded from, for sessions whose metrics never arrived). Never `file_operation`
+  line counts: those count the file's lines, not the change.
+- tool_calls: `tool_call` events (0), else the `tool.call.count` metric (1), else
+  the `tool_call` spans (2). The events carry no tool call id, so they cannot merge
+  with the spans by key: only ranks keep them apart.
+- decisions: `tool_call` events with a decision (0), else `tool.call.count` (1).
+Never counted: the `gen_ai.client.token.usage` metric and the
+`gen_ai.client.inference.operation.details` events repeat the same calls with input
+and output only (no thoughts, no cache), and the metrics' third record of each
+failed call is skipped (see `_request_count`).
 
 `session.count` marks a start and is not activity.
 

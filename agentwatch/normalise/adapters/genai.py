@@ -38,14 +38,16 @@ added or subtracted here. The deprecated `prompt_tokens`/`completion_tokens` nam
 are read where the current ones are absent. A family a record lacks stays null (the
 openai-v2 2.4b0 chat spans carry no cache attribute: cache reads are —, not 0).
 
-Precedence, per session and channel (the lowest rank present wins):
-- usage (requests, errors, tokens): model-call spans and events (0, merged per call),
-  then the `gen_ai.client.token.usage` metric's chat points (1), which carry no
-  request count and, in practice, no session: they land in the resource's no-session
-  row, whose rank also sees the spans of that resource, so they count only where no
-  model-call span arrived. No cost: the conventions have none.
-- tools: `execute_tool` spans, the only source. No decisions.
-- output: none.
+Precedence, per session and family (measures.FAMILIES): for each family the
+best-ranked (lowest `rank`) source in the session that carries it (non-null) wins.
+- calls: model-call spans and events (0, merged per call), the only source.
+- input, output tokens: the model calls (0), else the `gen_ai.client.token.usage`
+  metric's chat points (1), which carry no request count and, in practice, no
+  session: they land in the resource's no-session row, whose ranks also see the
+  spans of that resource, so they count only where no model-call span carried them.
+- cache_read, cache_write, reasoning tokens: the model calls (0), the only source.
+- cost, lines, commits, pull_requests, decisions: no source (the conventions have none).
+- tool_calls: `execute_tool` spans (0), the only source.
 """
 
 from __future__ import annotations

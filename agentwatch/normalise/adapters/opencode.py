@@ -32,14 +32,16 @@ Model calls are keyed by their own span (trace id + span id), not by
 OpenAI-compatible local servers collide (Ollama's are `chatcmpl-<0..998>`), which
 would merge distinct calls.
 
-Precedence, per session and channel: there is one source per channel, so everything
-is rank 0.
-- usage (requests, errors, tokens): the provider-call spans only. Without the flag
-  there are none, so requests and tokens stay null (—), never 0. No cost anywhere
-  in OTLP: cost_usd is always null.
-- tools: `Tool.execute` and `ai.toolCall`, merged per tool call id (an `ai.toolCall`
-  without an id is skipped: its `Tool.execute` is always sent). No decisions are sent.
-- output: none (no lines, commits or pull requests).
+Precedence, per session and family (measures.FAMILIES): for each family the
+best-ranked (lowest `rank`) source in the session that carries it (non-null) wins.
+There is one source per family, so everything is rank 0.
+- calls, input, output, cache_read, cache_write, reasoning tokens: the
+  provider-call spans only. Without the flag there are none, so requests and tokens
+  stay null (—), never 0.
+- cost: no source in OTLP (always null).
+- lines, commits, pull_requests, decisions: no source (null).
+- tool_calls: `Tool.execute` and `ai.toolCall`, merged per tool call id (an
+  `ai.toolCall` without an id is skipped: its `Tool.execute` is always sent).
 
 OpenCode drops the spans still queued at exit (its batch exporter is not flushed), so
 a trace is never assumed complete: what arrived is what is counted.
