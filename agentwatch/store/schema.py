@@ -471,6 +471,26 @@ def m003_family_ranks(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_row_agents(db: sqlite_utils.Database) -> None:
+    """Each raw row's own agent label, as the adapter registry decides it per record.
+
+    A resource's service.name is not enough: a Claude Code record under a global
+    OTEL_SERVICE_NAME=my-app is Claude Code by its scope, and one resource can hold
+    several agents' scopes. agent_totals counts each row under this label and
+    retention takes it off again under the same one. Rows stored before keep NULL
+    here: they were counted under their resource's agent, which is what they are
+    taken off as.
+    """
+    db.executescript(
+        """
+        ALTER TABLE log_records ADD COLUMN agent TEXT;
+        ALTER TABLE metric_points ADD COLUMN agent TEXT;
+        ALTER TABLE spans ADD COLUMN agent TEXT;
+        """
+    )
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 
