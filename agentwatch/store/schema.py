@@ -482,7 +482,8 @@ def m004_row_agents(db: sqlite_utils.Database) -> None:
     here: they were counted under their resource's agent, which is what they are
     taken off as.
     """
-    db.executescript(
+    _execute_script(
+        db,
         """
         ALTER TABLE log_records ADD COLUMN agent TEXT;
         ALTER TABLE metric_points ADD COLUMN agent TEXT;
