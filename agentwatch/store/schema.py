@@ -14,7 +14,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from agentwatch.measures import BUCKET_NS
-from agentwatch.store.connect import MIGRATION_SET
+from agentwatch.store.connect import MIGRATION_SET, SCHEMA_VERSION
 
 migrations = Migrations(MIGRATION_SET)
 
@@ -492,7 +492,8 @@ def m004_row_agents(db: sqlite_utils.Database) -> None:
     )
 
 
-SCHEMA_VERSION = len(migrations._migrations)
+if len(migrations._migrations) != SCHEMA_VERSION:  # checked at import: a new migration bumps it
+    raise TypeError("store.connect.SCHEMA_VERSION must count store.schema's migrations")
 
 
 def migrate(conn: sqlite3.Connection) -> int:
