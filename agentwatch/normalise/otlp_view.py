@@ -354,7 +354,8 @@ def _log_rows(
 def _is_content_event(record: LogRecord, values: dict[str, Any]) -> bool:
     # Agents disagree on where the event name lives (Codex puts a source callsite
     # in eventName and the name in an attribute), so either one counts.
-    return record.event_name in CONTENT_EVENTS or values.get("event.name") in CONTENT_EVENTS
+    name = values.get("event.name")  # any AnyValue: only a string can name a content event
+    return record.event_name in CONTENT_EVENTS or (isinstance(name, str) and name in CONTENT_EVENTS)
 
 
 def _log_body(

@@ -333,7 +333,7 @@ class Codex(BaseAdapter):
         home = replace(origin, resource_key=home_of(origin))
         common = dict(rank=2, model=as_str(attrs.get("model")), labels=labels_of(origin.resource, attrs))
         if name == "codex.turn.token_usage":
-            measure = TOKEN_TYPES.get(attrs.get("token_type"))  # type: ignore[arg-type]
+            measure = TOKEN_TYPES.get(as_str(attrs.get("token_type")) or "")  # any AnyValue: a list is unhashable
             if measure is None:
                 return NONE  # total, non_cached_input, ...: sums of the others
             return [point_fact(home, row, kind=Kind.USAGE, **{measure: n}, **common)]
