@@ -44,6 +44,9 @@ def _too_large(limit: int) -> Refused:
     return Refused(Problem.TOO_LARGE, f"request body exceeds the {limit} byte limit (after decompression)")
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 class _Inflater:
     def __init__(self, gzipped: bool, limit: int) -> None:
         self._z = zlib.decompressobj(wbits=31) if gzipped else None
@@ -55,6 +58,11 @@ class _Inflater:
         if self._z is None:
             return self._add(chunk)
         while chunk:
+            if self._z.eof:
+                # RFC 1952: a gzip body is one or more members, one after the other.
+                if not chunk.startswith(GZIP_MAGIC[: len(chunk)]):
+                    return Refused(Problem.BAD_DATA, "corrupt gzip body: trailing bytes after the stream")
+                self._z = zlib.decompressobj(wbits=31)
             try:
                 out = self._z.decompress(chunk, self._limit - self._size + 1)
             except zlib.error as exc:
@@ -62,7 +70,7 @@ class _Inflater:
             refusal = self._add(out)
             if refusal:
                 return refusal
-            chunk = self._z.unconsumed_tail
+            chunk = self._z.unconsumed_tail or (self._z.unused_data if self._z.eof else b"")
         return None
 
     def finish(self) -> bytes | Refused:

@@ -578,6 +578,19 @@ def test_valid_gzip_is_inflated_and_stored(srv: Listener, coding: str, encoding:
     assert sorted(b for (b,) in rows) == sorted(expected)
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_a_multi_member_gzip_body_is_inflated_whole(srv: Listener, chunked: bool) -> None:
+    # RFC 1952 §2.2: members one after the other decompress to their concatenation. A
+    # protobuf message split in two (3 records, then 2) concatenates to one of 5 records.
+    tag = f"multi-member {chunked}"
+    first, second = simple_logs(3, tag), simple_logs(2, tag + " b")
+    before = srv.count("log_records")
+    body = gzip.compress(first) + gzip.compress(second)
+    resp = post(srv, "/v1/logs", body, extra=[("Content-Encoding", "gzip")], use_chunked=chunked)
+    assert resp.status == 200, resp.body
+    assert srv.count("log_records") == before + 3 + 2
+
+
 def test_identity_content_encoding_is_plain(srv: Listener) -> None:
     before = srv.count("log_records")
     resp = post(srv, "/v1/logs", simple_logs(2, "identity"), extra=[("Content-Encoding", "identity")])
