@@ -41,8 +41,9 @@ def host_name(host: str) -> str | None:
 
 
 def _is_port(text: str) -> bool:
-    # str.isdigit() alone also accepts "４３１８" and "²", which int() then rejects.
-    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and int(text) <= 65535
+    # str.isdigit() alone also accepts "４３１８" and "²", which int() then rejects. Port 0
+    # names no port a client can have connected to (RFC 6335: reserved).
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and 0 < int(text) <= 65535
 
 
 def check_host(host: str | None, allowed: frozenset[str] = LOOPBACK_NAMES) -> Refused | None:

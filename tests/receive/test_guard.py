@@ -26,7 +26,6 @@ HOST_NAMES = [
     ("127.0.0.1:4318", "127.0.0.1"),
     ("[::1]", "[::1]"),
     ("[::1]:4318", "[::1]"),
-    ("localhost:0", "localhost"),
     ("localhost:65535", "localhost"),
     ("evil.example:4318", "evil.example"),
     ("0.0.0.0:4318", "0.0.0.0"),
@@ -42,6 +41,8 @@ HOST_NAMES = [
     ("localhost:-1", None),
     ("localhost:+80", None),
     ("localhost:65536", None),
+    ("localhost:0", None),  # no client connects to port 0
+    ("localhost:00000", None),
     ("localhost:99999", None),
     ("localhost:123456", None),
     ("localhost:４３１８", None),  # fullwidth digits: str.isdigit() says yes, a port they are not
