@@ -79,6 +79,27 @@ def test_a_second_serve_on_the_same_db_exits_non_zero_naming_the_first(listener:
     }
 
 
+@pytest.mark.parametrize("alias", ["symlink", "hard link", "symlinked folder"])
+def test_a_second_serve_through_another_name_of_the_db_is_refused_the_same(listener: Listener, tmp_path: Path, alias: str) -> None:
+    # Issue 9 item 4: the lock was `<given path>.lock`, so each of these ran a second writer.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    if alias == "symlink":
+        name = other / "alias.db"
+        name.symlink_to(listener.db)
+    elif alias == "hard link":
+        name = other / "alias.db"
+        os.link(listener.db, name)
+    else:
+        (other / "folder").symlink_to(listener.db.parent, target_is_directory=True)
+        name = other / "folder" / listener.db.name
+    result = _serve_expecting_exit(name)
+    _assert_refused(result, f"another agentwatch serve (pid {listener.proc.pid}) is already using {name}")
+    _still_serving(listener)
+    # Refused, it left no lock file of its own beside the alias.
+    assert not (other / "alias.db.lock").exists()
+
+
 def test_a_second_serve_on_the_same_http_port_exits_non_zero_naming_the_port(
     listener: Listener, tmp_path: Path
 ) -> None:
