@@ -187,6 +187,28 @@ def read_listener(db: Path) -> ListenerInfo | None:
         os.close(fd)
 
 
+def file_is_held(db: Path) -> bool:
+    """Whether a serve holds the file now at db by its identity. False while a serve runs
+    (read_listener) means the file it opened was deleted or replaced: it stores nothing."""
+    try:
+        st = os.stat(real_db_path(db))
+    except OSError:
+        return False
+    try:
+        fd = os.open(identity_lock_path(st.st_dev, st.st_ino), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def _reason(exc: OSError) -> str:
     # mkdir's bare "File exists" / "Not a directory" would not say which part is wrong.
     if isinstance(exc, FileExistsError) and exc.filename:
