@@ -28,7 +28,7 @@ def or_unknown(value: object | None) -> str:
 def printable(text: str) -> str:
     """text safe to print: control and other non-printable characters as escapes (\\x1b).
 
-    Agent names come from clients. normalise/agents.py already makes new ones printable;
+    Agent names come from clients; the adapter registry already makes new ones printable;
     this also covers rows stored before it did, or by a future path that forgets.
     """
     if text.isprintable():

@@ -29,7 +29,7 @@ class Signal(str, Enum):
 @dataclass(frozen=True, slots=True)
 class ResourceRow:
     key: bytes  # digest of the resource as sent; rows refer to it
-    agent: str
+    agent: str  # by service.name alone; each row stores its own label (Batch.agents)
     service_name: str | None
     attributes: str  # JSON object
     elided: str | None  # JSON {key: original length} for dropped or truncated values
@@ -123,6 +123,9 @@ class Batch:
     spans: tuple[SpanRow, ...] = ()
     facts: tuple["Fact", ...] = ()  # what the adapters derived from these rows
     presence: tuple[tuple[int, str], ...] = ()  # (15-minute bucket, agent) of every row, counted or not
+    # Each row's agent, in row order (the adapter registry's label, decided per record);
+    # empty when nothing was derived: each row is then its resource's agent.
+    agents: tuple[str, ...] = ()
 
     @property
     def rows(self) -> tuple[LogRow, ...] | tuple[PointRow, ...] | tuple[SpanRow, ...]:

@@ -146,7 +146,9 @@ def _as_left_by_version_1(db: Path) -> None:
     for kind, name in objects:
         if kind == "table":
             conn.execute(f"DROP TABLE {name}")
-    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m002_normalised', 'm003_family_ranks')")
+    for table in ("log_records", "metric_points", "spans"):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN agent")  # m004's
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name != 'm001_raw_rows'")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

@@ -4,34 +4,22 @@ Agents send content even when their own prompt logging is off (Codex
 `tool_result.output`, Gemini's `process.command_args` holding the `-p` prompt),
 so the default at ingest is to drop every such value and keep its length.
 Keeping it is an explicit opt-in (`--keep-content`).
+
+The keys are the OpenTelemetry GenAI conventions' plus every adapter's own
+(`Adapter.content_keys`): an agent's names live in its adapter. They are elided
+on every record, whichever agent sent it: a key that is content for one agent is
+never worth keeping for another.
 """
 
 from __future__ import annotations
 
 import re
 
-CONTENT_KEYS: frozenset[str] = frozenset(
+from agentwatch.normalise.adapters import registry
+
+# OpenTelemetry GenAI semantic conventions.
+GENAI_KEYS: frozenset[str] = frozenset(
     {
-        # Claude Code events and spans
-        "prompt",
-        "response",
-        "user_prompt",
-        "tool_input",
-        "tool_parameters",
-        "full_command",
-        "body",  # OTEL_LOG_RAW_API_BODIES: whole API request/response bodies (RELIABILITY V2)
-        "request_body",
-        "response_body",
-        # Codex
-        "arguments",
-        "output",
-        # Gemini CLI, Qwen Code
-        "function_args",
-        "request_text",
-        "response_text",
-        "reasoning",
-        "routing.reasoning",
-        # OpenTelemetry GenAI semantic conventions
         "gen_ai.input.messages",
         "gen_ai.output.messages",
         "gen_ai.system_instructions",
@@ -40,21 +28,10 @@ CONTENT_KEYS: frozenset[str] = frozenset(
         "gen_ai.tool.call.result",
         "gen_ai.prompt",
         "gen_ai.completion",
-        # Vercel AI SDK (OpenCode)
-        "ai.prompt",
-        "ai.prompt.messages",
-        "ai.prompt.tools",
-        "ai.response.text",
-        "ai.response.object",
-        "ai.response.toolCalls",
-        "ai.response.reasoning",
-        "ai.toolCall.args",
-        "ai.toolCall.result",
-        # Process command lines (Gemini's holds the prompt)
-        "process.command_args",
-        "process.command_line",
     }
 )
+
+CONTENT_KEYS: frozenset[str] = GENAI_KEYS.union(*(adapter.content_keys for adapter in registry.ALL))
 
 # Older GenAI conventions index content: gen_ai.prompt.0.content, gen_ai.completion.1.content, ...
 _INDEXED = re.compile(r"^gen_ai\.(prompt|completion)\.\d+\.")

@@ -14,23 +14,12 @@ from typing import Any, Callable
 from agentwatch.normalise.adapters import registry
 from agentwatch.normalise.adapters.base import Adapter, Attrs, Origin, labels_of
 from agentwatch.measures import BUCKET_NS
-from agentwatch.records import Fact, LogRow, Signal
+from agentwatch.records import Fact, Signal
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[Any, Attrs], None]
 Reader = Callable[[Origin, Any, Attrs], list[Fact]]
-
-
-def _log_name(row: LogRow, attrs: Attrs) -> str:
-    name = attrs.get("event.name")
-    if isinstance(name, str) and name:
-        return name
-    return row.event_name or (row.body or "").strip('"')
-
-
-def record_name(signal: Signal, row: Any, attrs: Attrs) -> str:
-    return _log_name(row, attrs) if signal is Signal.LOGS else row.name
 
 
 class Derivation:
@@ -42,11 +31,15 @@ class Derivation:
         # Which agent sent something when, under the name its adapter gives it (not the
         # raw service.name, which a global OTEL_SERVICE_NAME may have changed).
         self.presence: set[tuple[int, str]] = set()
+        # The same label for each row, in the order the rows were read: what the raw
+        # row is counted under (agent_totals), so status and summary name one agent.
+        self.agents: list[str] = []
 
     def for_scope(
         self, signal: Signal, resource_key: bytes, service: str | None, resource: Attrs, scope: str
     ) -> Sink:
         """The function otlp_view calls for each record of this resource and scope."""
+        # The scope and service decide once for all its records; else each record decides.
         fixed = registry.adapter_for(service, scope)  # None: decided per record, by its name
         labels = labels_of(resource)
         # Per adapter (one unless chosen per record): its origin and its reader for the signal.
@@ -54,12 +47,13 @@ class Derivation:
         when = _TIME[signal]
 
         def sink(row: Any, attrs: Attrs) -> None:
-            adapter = fixed or registry.adapter_for_name(record_name(signal, row, attrs))
+            adapter = fixed or registry.adapter_for_record(signal, row, attrs)
             known = chosen.get(id(adapter))
             if known is None:
                 origin = Origin(resource_key, service, resource, scope, adapter.agent_for(service), labels)
                 known = chosen[id(adapter)] = (origin, _reader(adapter, signal))
             origin, read = known
+            self.agents.append(origin.agent)
             self.presence.add((when(row) // BUCKET_NS, origin.agent))
             self._read(read, origin, row, attrs)
 

@@ -39,7 +39,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from agentwatch.normalise.agents import agent_name
+from agentwatch.normalise.adapters.registry import agent_label
 from agentwatch.normalise.content import CONTENT_EVENTS, is_content_key
 from agentwatch.normalise.derive import Derivation, Sink
 from agentwatch.records import (
@@ -328,7 +328,7 @@ class _Interner:
             service = service if isinstance(service, str) else None
             self.values[key] = values
             self.resources[key] = ResourceRow(
-                key, agent_name(service), service, _dumps(values), _elided_json(elided), dropped, schema_url
+                key, agent_label(service), service, _dumps(values), _elided_json(elided), dropped, schema_url
             )
         return key
 
@@ -609,4 +609,5 @@ def batch_of(
         **{shape.field: tuple(rows)},
         facts=tuple(derive.facts) if derive is not None else (),
         presence=tuple(derive.presence) if derive is not None else (),
+        agents=tuple(derive.agents) if derive is not None else (),
     )

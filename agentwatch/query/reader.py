@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Concatenate, Iterator, ParamSpec, TypeVar
 
-from agentwatch.store.connect import StoreError, open_reader
+from agentwatch.store.connect import SCHEMA_VERSION, StoreError, open_reader
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -28,13 +28,17 @@ def _checked(db: Path) -> sqlite3.Connection:
     """A read-only connection to a store that has the normalised tables."""
     conn = open_reader(db)
     try:
-        has_rollups = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'rollups'").fetchone()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.Error as exc:
         conn.close()
         raise StoreError(f"cannot read {db}: {exc}") from exc
-    if not has_rollups:
+    # Only the writer migrates: a store it has not upgraded yet lacks what the queries read.
+    if version < SCHEMA_VERSION:
         conn.close()
         raise StoreError(f"{db} is from an older agentwatch: run `agentwatch serve` once to upgrade it")
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(f"{db} was written by a newer agentwatch (schema {version}, this one reads {SCHEMA_VERSION}): upgrade agentwatch")
     return conn
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 BUSY_TIMEOUT_MS = 2000  # well inside the exporters' 10 s deadline (RELIABILITY P7)
 FILE_MODE = 0o600
 MIGRATION_SET = "agentwatch"  # schema.py's migrations record themselves under this name
+# How many migrations store/schema.py has (it checks so at import): here, so a reader can
+# tell a store it cannot read yet without loading the migrations (and sqlite_utils).
+SCHEMA_VERSION = 4
 SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 
 

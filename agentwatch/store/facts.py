@@ -24,6 +24,7 @@ the facts it is nearest to, they are filed anew, so arrival order does not matte
 from __future__ import annotations
 
 import bisect
+import functools
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Iterable, Iterator
@@ -42,8 +43,6 @@ _FACT_DETAIL = slice(Fact._fields.index(_DETAIL[0]), Fact._fields.index(MEASURES
 assert Fact._fields[_FACT_DETAIL] == (*_DETAIL, *MEASURES)
 # Rows carry a kind's value (its text, as stored).
 _ACTIVE = frozenset(k.value for k in ACTIVE_KINDS)
-# Which families each measure column of a row carries, by its index in the row.
-_FAMILY_AT = tuple((_FIRST_MEASURE + i, FAMILY_OF[m]) for i, m in enumerate(MEASURES))
 
 
 def _max_known(column: str) -> str:
@@ -343,17 +342,30 @@ def _touch_sessions(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> No
     """First/last seen, and per family the best rank of a source carrying it, for every
     session the facts name (and the home session of their resource, which holds what
     the resource sent without a session: its figures count only where no session's do)."""
-    touched: dict[int, dict[str, int]] = {}
+    spans: dict[tuple[int, int, tuple[bool, ...]], list[int]] = {}  # (session, home, known) -> [first, last, rank]
     for row in rows:
-        families = {family for at, family in _FAMILY_AT if row[at] is not None}
-        for sid in {row[2], row[3]}:
+        key = (row[2], row[3], tuple(v is not None for v in row[_FIRST_MEASURE:]))
+        seen = spans.get(key)
+        if seen is None:
+            spans[key] = [row[5], row[5], row[7]]
+        else:
+            seen[0], seen[1], seen[2] = min(seen[0], row[5]), max(seen[1], row[5]), min(seen[2], row[7])
+    touched: dict[int, dict[str, int]] = {}
+    for (session_id, home_id, known), (first, last, rank) in spans.items():
+        for sid in {session_id, home_id}:
             t = touched.get(sid)
             if t is None:
-                t = touched[sid] = {"id": sid, "first": row[5], "last": row[5], **dict.fromkeys(FAMILIES, _NO_RANK)}
-            t["first"], t["last"] = min(t["first"], row[5]), max(t["last"], row[5])
-            for family in families:
-                t[family] = min(t[family], row[7])
+                t = touched[sid] = {"id": sid, "first": first, "last": last, **dict.fromkeys(FAMILIES, _NO_RANK)}
+            t["first"], t["last"] = min(t["first"], first), max(t["last"], last)
+            for family in _families_carried(known):
+                t[family] = min(t[family], rank)
     conn.executemany(_TOUCH, touched.values())
+
+
+@functools.cache
+def _families_carried(known: tuple[bool, ...]) -> frozenset[str]:
+    """The families of the measures a row knows (known: one flag per measure, in order)."""
+    return frozenset(FAMILY_OF[m] for m, is_known in zip(MEASURES, known) if is_known)
 
 
 def _stored_keys(conn: sqlite3.Connection, keys: list[bytes]) -> set[bytes]:

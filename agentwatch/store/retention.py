@@ -77,8 +77,9 @@ def _delete_batches(conn: sqlite3.Connection, ids: list[int]) -> int:
     deleted = 0
     for signal, table in TABLES.items():
         counts = conn.execute(
-            f"SELECT r.agent, count(*) FROM {table.name} t JOIN resources r ON r.key = t.resource_key "
-            f"WHERE t.batch_id IN ({marks}) GROUP BY r.agent",
+            # A row's own agent (m004), else its resource's: the label it was counted under.
+            f"SELECT coalesce(t.agent, r.agent), count(*) FROM {table.name} t "
+            f"JOIN resources r ON r.key = t.resource_key WHERE t.batch_id IN ({marks}) GROUP BY 1",
             ids,
         ).fetchall()
         conn.executemany(

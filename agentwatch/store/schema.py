@@ -14,14 +14,30 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from agentwatch.measures import BUCKET_NS
-from agentwatch.store.connect import MIGRATION_SET
+from agentwatch.store.connect import MIGRATION_SET, SCHEMA_VERSION
 
 migrations = Migrations(MIGRATION_SET)
 
 
+def _execute_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run a script's statements inside the migration's transaction, one by one.
+
+    sqlite3's executescript would COMMIT first, and sqlite_utils' splitter tests the
+    text after every character (quadratic in a statement's length: about two seconds
+    for m003's triggers). A statement can only end at a semicolon, so test there."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                db.conn.execute(statement)
+            statement = ""
+
+
 @migrations()
 def m001_raw_rows(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _execute_script(
+        db,
         """
         CREATE TABLE batches (
             id INTEGER PRIMARY KEY,
@@ -212,7 +228,8 @@ def m002_normalised(db: sqlite_utils.Database) -> None:
     is how one figure reported twice (a metric and an event) is counted once.
     """
     measures = ",\n".join(f"{m} {'REAL' if m == 'cost_usd' else 'INTEGER'}" for m in _M002_MEASURES)
-    db.executescript(
+    _execute_script(
+        db,
         f"""
         CREATE TABLE sessions (
             id INTEGER PRIMARY KEY,
@@ -415,7 +432,8 @@ def m003_family_ranks(db: sqlite_utils.Database) -> None:
         f"OR OLD.time_ns / {BUCKET_NS} != NEW.time_ns / {BUCKET_NS})"
     )
     calls = "c.session_id = facts.session_id AND c.kind = 'request' AND c.model != ''"
-    db.executescript(
+    _execute_script(
+        db,
         f"""
         DROP TRIGGER facts_changed;
         DROP TRIGGER facts_removed;
@@ -453,7 +471,29 @@ def m003_family_ranks(db: sqlite_utils.Database) -> None:
     )
 
 
-SCHEMA_VERSION = len(migrations._migrations)
+@migrations()
+def m004_row_agents(db: sqlite_utils.Database) -> None:
+    """Each raw row's own agent label, as the adapter registry decides it per record.
+
+    A resource's service.name is not enough: a Claude Code record under a global
+    OTEL_SERVICE_NAME=my-app is Claude Code by its scope, and one resource can hold
+    several agents' scopes. agent_totals counts each row under this label and
+    retention takes it off again under the same one. Rows stored before keep NULL
+    here: they were counted under their resource's agent, which is what they are
+    taken off as.
+    """
+    _execute_script(
+        db,
+        """
+        ALTER TABLE log_records ADD COLUMN agent TEXT;
+        ALTER TABLE metric_points ADD COLUMN agent TEXT;
+        ALTER TABLE spans ADD COLUMN agent TEXT;
+        """
+    )
+
+
+if len(migrations._migrations) != SCHEMA_VERSION:  # checked at import: a new migration bumps it
+    raise TypeError("store.connect.SCHEMA_VERSION must count store.schema's migrations")
 
 
 def migrate(conn: sqlite3.Connection) -> int:

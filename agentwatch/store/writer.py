@@ -12,6 +12,7 @@ either stored completely and acknowledged, or refused with nothing written.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import queue
 import sqlite3
@@ -20,6 +21,7 @@ import time
 import traceback
 from concurrent.futures import Future
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -57,10 +59,11 @@ class _Table:
 
 
 def _table(name: str, row: type) -> _Table:
-    # Rows go to SQLite as they are (the row type's fields are the columns, in order);
-    # the batch id is the batch row this transaction just inserted, so SQL supplies it
-    # rather than Python rebuilding every row as (batch_id, *row).
-    columns = row._fields
+    # Rows go to SQLite as they are (the row type's fields are the columns, in order),
+    # with the row's agent label appended; the batch id is the batch row this
+    # transaction just inserted, so SQL supplies it rather than Python rebuilding
+    # every row as (batch_id, *row).
+    columns = (*row._fields, "agent")
     cols = ", ".join(["batch_id", *columns])
     marks = ", ".join("?" * len(columns))
     sql = f"INSERT OR IGNORE INTO {name} ({cols}) VALUES ((SELECT max(id) FROM batches), {marks})"
@@ -417,13 +420,18 @@ def _insert_rows(
     """INSERT OR IGNORE on the dedup key: a record stored before is skipped.
 
     Returns the number of new rows per agent (rows are grouped by agent so
-    executemany's rowcount can say how many of each were new).
+    executemany's rowcount can say how many of each were new). A row's agent is
+    the one normalise labelled it with, else its resource's (nothing derived).
     """
-    agent_of = {r.key: r.agent for r in batch.resources}
-    agents = set(agent_of.values())
-    if len(agents) == 1:  # the usual request: one agent, no grouping needed
-        return {agents.pop(): conn.executemany(table.insert_sql, rows).rowcount}
-    by_agent: dict[str, list[LogRow | PointRow | SpanRow]] = {}
-    for row in rows:
-        by_agent.setdefault(agent_of[row.resource_key], []).append(row)
+    agents = batch.agents
+    if not agents:
+        agent_of = {r.key: r.agent for r in batch.resources}
+        agents = tuple(agent_of[row.resource_key] for row in rows)
+    distinct = set(agents)
+    if len(distinct) == 1:  # the usual request: one agent, no grouping needed
+        agent = distinct.pop()
+        return {agent: conn.executemany(table.insert_sql, map(operator.add, rows, repeat((agent,)))).rowcount}
+    by_agent: dict[str, list[tuple[object, ...]]] = {}
+    for row, agent in zip(rows, agents, strict=True):
+        by_agent.setdefault(agent, []).append((*row, agent))
     return {agent: conn.executemany(table.insert_sql, group).rowcount for agent, group in by_agent.items()}

@@ -8,6 +8,7 @@ Expected figures are written by hand with their arithmetic.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import urllib.request
 from datetime import datetime
@@ -104,6 +105,22 @@ def test_a_directory_is_named_as_a_directory(tmp_path: Path) -> None:
     out = run(tmp_path, "--date", "2026-11-23")  # --db is tmp_path itself
     assert out.returncode == 1
     assert out.stderr.strip() == f"agentwatch: {tmp_path} is a directory, not a database file (pass --db with the path of a file)"
+
+
+@pytest.mark.parametrize(("version", "said"), [
+    (3, "is from an older agentwatch: run `agentwatch serve` once to upgrade it"),  # upgraded, not yet served
+    (99, "was written by a newer agentwatch (schema 99, this one reads 4): upgrade agentwatch"),
+])  # fmt: skip
+@pytest.mark.parametrize("command", ["summary", "sessions"])
+def test_a_store_of_another_schema_version_is_named_not_a_traceback(
+    tmp_path: Path, version: int, said: str, command: str
+) -> None:
+    # The queries read the columns of schema 4; only `serve` (the writer) migrates.
+    db = empty_store(tmp_path / "agentwatch.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {version}")
+    out = agentwatch(tmp_path, command, "--db", str(db))
+    assert (out.returncode, out.stderr.strip()) == (1, f"agentwatch: {db} {said}")
 
 
 @pytest.mark.parametrize("kind", ["empty", "text", "foreign sqlite"])

@@ -1,8 +1,9 @@
-"""agents: service.name → the agent label, which any client can set and the terminal shows."""
+"""registry.agent_label: scope, service.name, record name → the one agent label, which the terminal shows."""
 
 from __future__ import annotations
 
-from agentwatch.normalise.agents import UNKNOWN_AGENT, agent_name
+from agentwatch.normalise.adapters.base import UNKNOWN_AGENT
+from agentwatch.normalise.adapters.registry import agent_label as agent_name
 
 
 def test_known_services_map_to_one_name_each() -> None:
@@ -31,3 +32,14 @@ def test_printable_unicode_names_are_kept_as_sent() -> None:
 
 def test_a_missing_or_blank_name_is_unknown() -> None:
     assert [agent_name(s) for s in (None, "", "  \t")] == [UNKNOWN_AGENT] * 3
+
+
+def test_the_scope_names_the_agent_whatever_the_service_name() -> None:
+    # A global OTEL_SERVICE_NAME=my-app changes service.name, not the agent's own scope.
+    assert agent_name("my-app", "com.anthropic.claude_code.events") == "claude-code"
+    assert agent_name("my-app", "github.copilot") == "copilot-cli"
+
+
+def test_a_record_whose_scope_and_service_say_nothing_is_known_by_its_name() -> None:
+    assert agent_name("my-app", "some.meter", "claude_code.token.usage") == "claude-code"
+    assert agent_name("my-app", "some.meter", "http.server.duration") == "my-app"

@@ -61,6 +61,7 @@ EXPECTED_TABLES: dict[str, list[tuple[str, str, int, int]]] = {
         ("trace_id", "BLOB", 1, 0),
         ("span_id", "BLOB", 1, 0),
         ("flags", "INTEGER", 1, 0),
+        ("agent", "TEXT", 0, 0),  # m004: the row's own agent label; NULL before m004
     ],
     "metric_points": [
         ("id", "INTEGER", 0, 1),
@@ -84,6 +85,7 @@ EXPECTED_TABLES: dict[str, list[tuple[str, str, int, int]]] = {
         ("attributes", "TEXT", 1, 0),
         ("elided", "TEXT", 0, 0),
         ("flags", "INTEGER", 1, 0),
+        ("agent", "TEXT", 0, 0),  # m004: the row's own agent label; NULL before m004
     ],
     "spans": [
         ("id", "INTEGER", 0, 1),
@@ -107,6 +109,7 @@ EXPECTED_TABLES: dict[str, list[tuple[str, str, int, int]]] = {
         ("links", "TEXT", 0, 0),
         ("trace_state", "TEXT", 1, 0),
         ("flags", "INTEGER", 1, 0),
+        ("agent", "TEXT", 0, 0),  # m004: the row's own agent label; NULL before m004
     ],
     "agent_totals": [
         ("agent", "TEXT", 1, 1),
@@ -291,8 +294,8 @@ def _dump(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 def test_migrating_a_blank_db_gives_exactly_the_expected_schema(tmp_path: Path) -> None:
     conn = open_writer(tmp_path / "agentwatch.db")
     schema.migrate(conn)
-    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
-    assert schema.SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone() == (4,)
+    assert schema.SCHEMA_VERSION == 4
     assert _tables(conn) == EXPECTED_TABLES
     assert _indexes(conn) == EXPECTED_INDEXES
     assert _without_rowid(conn) == WITHOUT_ROWID
@@ -300,6 +303,7 @@ def test_migrating_a_blank_db_gives_exactly_the_expected_schema(tmp_path: Path) 
         ("agentwatch", "m001_raw_rows"),
         ("agentwatch", "m002_normalised"),
         ("agentwatch", "m003_family_ranks"),
+        ("agentwatch", "m004_row_agents"),
     ]
     assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental: retention can shrink the file
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -315,7 +319,7 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     conn = open_writer(tmp_path / "agentwatch.db")  # as the next `agentwatch serve` does
     schema.migrate(conn)
     assert (_dump(conn), conn.execute("SELECT * FROM _sqlite_migrations").fetchall()) == first
-    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (4,)
     assert not conn.in_transaction
     conn.close()
 

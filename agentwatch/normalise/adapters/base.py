@@ -21,7 +21,7 @@ from functools import lru_cache
 from hashlib import blake2b
 from typing import Any, Protocol
 
-from agentwatch.records import Fact, LogRow, PointRow, SpanRow
+from agentwatch.records import Fact, LogRow, PointRow, Signal, SpanRow
 
 Attrs = dict[str, Any]
 Facts = list[Fact]
@@ -57,9 +57,26 @@ class Origin:
 
 
 class Adapter(Protocol):
-    """One agent's knowledge. `agent` names it; the three methods read one record each."""
+    """One agent's knowledge: every duty an adapter has, in one place.
+
+    - Names: `owns_scope`, `owns_service`, `owns_record` say which records are its
+      own (the registry asks them in that order); `agent_for` gives the one agent
+      label, used for raw rows (`agentwatch status`) and facts alike.
+    - Content: `content_keys` are the attributes of its records that carry prompts,
+      responses, code or command lines; normalise/content.py elides the union of
+      every adapter's (plus the GenAI conventions') unless content is kept.
+    - Facts: `log`, `point`, `span` read one record each into facts in our one
+      token convention (see the module docstring), or none.
+    - Ranks: each fact's `rank` orders its sources; for each measure family
+      (measures.FAMILIES) a session's figure comes from the best-ranked source in it
+      that carries the family. The adapter module's docstring says which wins which.
+    - Series: a cumulative metric point becomes a fact keyed by its series
+      (`point_fact`), which the store turns into increases.
+    - Labels: the session labels (user, team, ...) each fact carries (`labels_of`).
+    """
 
     agent: str
+    content_keys: frozenset[str]
 
     def owns_scope(self, scope: str) -> bool:
         """True when the instrumentation scope is this agent's own."""
@@ -73,7 +90,13 @@ class Adapter(Protocol):
         """True when a metric, event or span name is this agent's own (its prefix)."""
         ...
 
-    def agent_for(self, service: str | None) -> str: ...
+    def owns_record(self, signal: Signal, row: Any, attrs: Attrs) -> bool:
+        """True when the record itself is this agent's own (asked when scope and service say nothing)."""
+        ...
+
+    def agent_for(self, service: str | None) -> str:
+        """The agent label of its records under this service.name."""
+        ...
 
     def log(self, origin: Origin, row: LogRow, attrs: Attrs) -> Facts: ...
 
@@ -172,6 +195,40 @@ def as_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def first_int(attrs: Attrs, *keys: str) -> int | None:
+    """The first of `keys` that holds a count (current names before deprecated ones)."""
+    for key in keys:
+        value = as_int(attrs.get(key))
+        if value is not None:
+            return value
+    return None
+
+
+# -- spans ------------------------------------------------------------------------
+STATUS_OK = 1  # OTLP Status.STATUS_CODE_OK
+STATUS_ERROR = 2  # OTLP Status.STATUS_CODE_ERROR
+
+
+def span_ms(row: SpanRow) -> float | None:
+    """A span's duration; None when its times are missing or run backwards."""
+    return (row.end_ns - row.start_ns) / 1e6 if row.end_ns >= row.start_ns > 0 else None
+
+
+def span_success(row: SpanRow) -> bool | None:
+    """True for an OK status, False for an error, None when the span left it unset."""
+    if row.status_code == STATUS_ERROR:
+        return False
+    return True if row.status_code == STATUS_OK else None
+
+
+def record_name(signal: Signal, row: Any, attrs: Attrs) -> str:
+    """A record's own name: a metric's or span's, an event's `event.name` (else LogRecord.eventName)."""
+    if signal is not Signal.LOGS:
+        return row.name
+    name = attrs.get("event.name")
+    return name if isinstance(name, str) and name else row.event_name
+
+
 def key_of(*parts: str | bytes) -> bytes:
     """A fact key from its identifying parts (kind, agent, ids)."""
     h = blake2b(digest_size=16)
@@ -226,6 +283,7 @@ class BaseAdapter:
     """Defaults: owns nothing, derives nothing. Adapters override what they read."""
 
     agent = "unknown"
+    content_keys: frozenset[str] = frozenset()
     services: frozenset[str] = frozenset()
     scope_prefixes: tuple[str, ...] = ()
     name_prefixes: tuple[str, ...] = ()
@@ -238,6 +296,9 @@ class BaseAdapter:
 
     def owns_name(self, name: str) -> bool:
         return bool(self.name_prefixes) and name.startswith(self.name_prefixes)
+
+    def owns_record(self, signal: Signal, row: Any, attrs: Attrs) -> bool:
+        return self.owns_name(record_name(signal, row, attrs))
 
     def agent_for(self, service: str | None) -> str:
         return self.agent

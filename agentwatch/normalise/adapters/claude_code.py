@@ -8,14 +8,20 @@ events are often strings.
 Tokens: Claude reports Anthropic's additive figures (input excludes cache reads
 and writes), so input_tokens = input + cache_read + cache_creation here.
 
-Precedence, per session and channel (the lowest rank the session has wins):
-- usage (requests, tokens, cost): `api_request`/`api_error` events (0), then the
-  beta `claude_code.llm_request` spans (1), then the `token.usage`/`cost.usage`
-  metrics (2), which carry no request count.
-- tools: `tool_decision`/`tool_result` events (0, merged per tool_use_id), the beta
-  `claude_code.tool` spans (1), then the `code_edit_tool.decision` metric (2), which
-  carries decisions only.
-- output: the `lines_of_code`, `commit` and `pull_request` metrics, the only source.
+Precedence, per session and family (measures.FAMILIES): for each family the
+best-ranked (lowest `rank`) source in the session that carries it (non-null) wins.
+- calls: `api_request`/`api_error` events (0), else the beta `claude_code.llm_request`
+  spans (1). The metrics carry no request count.
+- input, output, cache_read, cache_write tokens: the events (0), else the spans (1),
+  else the `token.usage` metric (2, one point per type).
+- reasoning tokens: no source (null).
+- cost: the events' `cost_usd` (0), else the spans' (1), else `cost.usage` (2).
+- lines, commits, pull_requests: the `lines_of_code`, `commit` and `pull_request`
+  metrics (0), the only source.
+- tool_calls: `tool_decision`/`tool_result` events (0), else `claude_code.tool` spans
+  (1); both are keyed by tool_use_id, so a span merges into its events' fact.
+- decisions: `tool_decision` events (0), else the tool spans (1), else the
+  `code_edit_tool.decision` metric (2, decisions only).
 
 `session.count` marks a start and is not activity: after `--continue` it carries a
 new id that nothing else uses, so that id is never counted as a session.
@@ -24,6 +30,7 @@ new id that nothing else uses, so that id is never counted as a session.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from agentwatch.normalise.adapters.base import (
     NONE,
@@ -42,7 +49,7 @@ from agentwatch.normalise.adapters.base import (
     point_fact,
     point_value,
 )
-from agentwatch.records import Fact, Kind, LogRow, PointRow, SpanRow
+from agentwatch.records import Fact, Kind, LogRow, PointRow, Signal, SpanRow
 
 AGENT = "claude-code"
 ACCEPT = frozenset({"accept", "accepted", "allow", "approve", "approved"})
@@ -60,6 +67,25 @@ class ClaudeCode(BaseAdapter):
     services = frozenset({"claude-code", "claude_code"})
     scope_prefixes = ("com.anthropic.claude_code",)
     name_prefixes = ("claude_code.",)
+    content_keys = frozenset(
+        {
+            "prompt",
+            "response",
+            "user_prompt",
+            "tool_input",
+            "tool_parameters",
+            "full_command",
+            "body",  # OTEL_LOG_RAW_API_BODIES: whole API request/response bodies (RELIABILITY V2)
+            "request_body",
+            "response_body",
+        }
+    )
+
+    def owns_record(self, signal: Signal, row: Any, attrs: Attrs) -> bool:
+        # An event's name may be only in its body (`"claude_code.api_request"`, JSON text).
+        if super().owns_record(signal, row, attrs):
+            return True
+        return signal is Signal.LOGS and (row.body or "").strip('"').startswith(self.name_prefixes)
 
     # -- events --------------------------------------------------------------
     def log(self, origin: Origin, row: LogRow, attrs: Attrs) -> Facts:

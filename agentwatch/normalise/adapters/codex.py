@@ -31,15 +31,21 @@ duration) merged under key_of("tool", "codex", session, call_id); the tool's own
 span (named after the tool, codex.tool.phase = dispatch, same call_id and
 conversation.id) gets the same key and merges into them.
 
-Precedence, per session and channel (the lowest rank present wins):
-- usage (requests, errors, tokens): events (0); `handle_responses` spans with
+Precedence, per session and family (measures.FAMILIES): for each family the
+best-ranked (lowest `rank`) source in the session that carries it (non-null) wins.
+- calls: the completion and failure events (0), else `handle_responses` spans with
   gen_ai.usage.* (1), which name no session and reach theirs through the trace's
-  `run_turn` / `codex.sampling` spans (LINK facts) and name no model; the
-  `codex.turn.token_usage` histograms and the `codex.api_request` count (2). `session_task.turn` repeats
-  the turn's totals on a span and is never counted.
-- tools: events (0); the tool's dispatch span (1); the `codex.tool.call` count (2),
-  which carries no decisions.
-- output: none.
+  `run_turn` / `codex.sampling` spans (LINK facts) and name no model, else the
+  `codex.api_request` count (2).
+- input, output, cache_read, cache_write, reasoning tokens: the completion events
+  (0), else the `handle_responses` spans (1), else the `codex.turn.token_usage`
+  histograms (2). `session_task.turn` repeats the turn's totals on a span and is
+  never counted.
+- cost, lines, commits, pull_requests: no source (null).
+- tool_calls: `tool_decision`/`tool_result` events (0), else the tool's dispatch
+  span (1, same key: it merges into the events' fact), else the `codex.tool.call`
+  count (2).
+- decisions: `tool_decision` events (0), the only source.
 
 Metrics name no session, so their facts land in a "no session" row, whose rank sees
 every rank of the same resource. Codex exports each signal with its own resource
@@ -71,6 +77,7 @@ from agentwatch.normalise.adapters.base import (
     labels_of,
     point_fact,
     point_value,
+    span_ms,
 )
 from agentwatch.records import Fact, Kind, LogRow, PointRow, SpanRow
 
@@ -142,6 +149,7 @@ class Codex(BaseAdapter):
     services = frozenset({"codex_exec", "codex_cli_rs", "codex-tui", "codex_tui", "codex"})
     scope_prefixes = ("codex",)  # codex, codex_exec, codex_otel.log_only, codex_otel::metrics::client
     name_prefixes = ("codex.",)
+    content_keys = frozenset({"arguments", "output"})  # tool arguments, tool_result.output
 
     def owns_service(self, service: str | None) -> bool:
         # service.name is the originator (codex_exec, codex_cli_rs, codex_vscode, ...).
@@ -300,7 +308,6 @@ class Codex(BaseAdapter):
         ]
 
     def _tool_span(self, origin: Origin, row: SpanRow, attrs: Attrs) -> Facts:
-        duration = (row.end_ns - row.start_ns) / 1e6 if row.end_ns >= row.start_ns else None
         return [
             self._tool(
                 origin,
@@ -310,7 +317,7 @@ class Codex(BaseAdapter):
                 rank=1,
                 trace_id=row.trace_id,
                 name=as_str(attrs.get("tool_name")) or row.name,
-                duration_ms=duration,
+                duration_ms=span_ms(row),
                 success=None,  # the dispatch span says only whether it was aborted
             )
         ]

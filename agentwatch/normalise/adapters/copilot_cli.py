@@ -26,15 +26,23 @@ of which cache_read 2048 per call): already the GenAI convention, taken as repor
 The Copilot SDK 1.0.14 reports every usage value twice (6420 input per call instead of
 3210, lines 12 for a 6-line file); what it reported is shown, never halved.
 
-Precedence, per session and channel (the lowest rank present wins):
-- usage (requests, errors, tokens, cost): chat spans (0), then the CLI's
-  `gen_ai.client.inference.usage.*` sums (1), then `gen_ai.client.token.usage` (2, what
-  the SDK's runtime sends instead). The metrics carry no session and no request count:
-  they land in the resource's no-session row, whose rank also sees the spans of the same
-  resource, so they only count where no chat span arrived.
-- tools: `execute_tool` and `permission` spans (0), then the
-  `github.copilot.tool.call.count` metric (1), which carries calls only.
-- output: `github.copilot.code.lines_added`, the only source.
+Precedence, per session and family (measures.FAMILIES): for each family the
+best-ranked (lowest `rank`) source in the session that carries it (non-null) wins.
+The metrics carry no session: they land in the resource's no-session row, whose
+ranks also see the spans of the same resource, so a metric counts only for a family
+no chat span of that resource carries.
+- calls: chat spans (0), the only source (the metrics carry no request count).
+- input, output tokens: chat spans (0), else the CLI's
+  `gen_ai.client.inference.usage.*` sums (1), else `gen_ai.client.token.usage` (2,
+  what the SDK's runtime sends instead).
+- cache_read, cache_write, reasoning tokens: chat spans (0) where they carry them,
+  else `gen_ai.client.inference.usage.*` (1). The CLI's chat spans carry no cache
+  write or reasoning figure, so those two come from the metrics (0 in the capture).
+- cost: the chat spans' `github.copilot.cost` (0), the only source.
+- lines: `github.copilot.code.lines_added` (0), the only source.
+- commits, pull_requests: no source (null).
+- tool_calls: `execute_tool` spans (0), else `github.copilot.tool.call.count` (1).
+- decisions: `permission` spans (0), the only source.
 """
 
 from __future__ import annotations

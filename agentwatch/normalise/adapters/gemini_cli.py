@@ -14,22 +14,25 @@ captures). So output_tokens = output + thoughts, reasoning_tokens = thoughts, an
 the tool-use prompt tokens (`tool_token_count`, tokens the model read from its
 built-in tools, outside promptTokenCount) are added to input_tokens.
 
-Precedence, per session and channel (the lowest rank the session has wins):
-- usage (requests, errors, tokens): `api_response`/`api_error` events (0), then
-  the `gemini_cli.api.request.count` and `gemini_cli.token.usage` metrics (1),
-  then the `llm_call` spans (2), which name the model but carry no usage at all,
-  so the metrics outrank them. Never counted: the `gen_ai.client.token.usage`
-  metric and the `gen_ai.client.inference.operation.details` events repeat the same
-  calls with input and output only (no thoughts, no cache), and the metrics' third
-  record of each failed call is skipped (see `_request_count`).
-- tools: `tool_call` events (0), then the `gemini_cli.tool.call.count` metric (1,
-  which carries the decision too), then the `tool_call` spans (2, calls only). The
-  events carry no tool call id, so they cannot merge with the spans by key: only
-  ranks keep them apart.
-- output: the `gemini_cli.lines.changed` metric (0, the agent's own diff figures),
-  then the diff stats in the `tool_call` event's `metadata` (1, the figures the
-  metric is recorded from, for sessions whose metrics never arrived). Never
-  `file_operation` line counts: those count the file's lines, not the change.
+Precedence, per session and family (measures.FAMILIES): for each family the
+best-ranked (lowest `rank`) source in the session that carries it (non-null) wins.
+- calls: `api_response`/`api_error` events (0), else the `api.request.count` metric
+  (1), else the `llm_call` spans (2), which name the model but carry no usage.
+- input, output, cache_read, reasoning tokens: the `api_response` events (0), else
+  the `token.usage` metric (1). The spans carry none.
+- cache_write tokens, cost, commits, pull_requests: no source (null).
+- lines: the `lines.changed` metric (0, the agent's own diff figures), else the
+  diff stats in the `tool_call` event's `metadata` (1, the figures the metric is
+  recorded from, for sessions whose metrics never arrived). Never `file_operation`
+  line counts: those count the file's lines, not the change.
+- tool_calls: `tool_call` events (0), else the `tool.call.count` metric (1), else
+  the `tool_call` spans (2). The events carry no tool call id, so they cannot merge
+  with the spans by key: only ranks keep them apart.
+- decisions: `tool_call` events with a decision (0), else `tool.call.count` (1).
+Never counted: the `gen_ai.client.token.usage` metric and the
+`gen_ai.client.inference.operation.details` events repeat the same calls with input
+and output only (no thoughts, no cache), and the metrics' third record of each
+failed call is skipped (see `_request_count`).
 
 `session.count` marks a start and is not activity.
 
@@ -44,6 +47,7 @@ from typing import Any
 
 from agentwatch.normalise.adapters.base import (
     NONE,
+    STATUS_ERROR,
     Attrs,
     BaseAdapter,
     Facts,
@@ -57,6 +61,8 @@ from agentwatch.normalise.adapters.base import (
     labels_of,
     point_fact,
     point_value,
+    span_ms,
+    span_success,
 )
 from agentwatch.records import Fact, Kind, LogRow, PointRow, SpanRow
 
@@ -65,10 +71,6 @@ from agentwatch.records import Fact, Kind, LogRow, PointRow, SpanRow
 # reject (cancel). The rest are spellings other agents use.
 ACCEPT = frozenset({"accept", "auto_accept", "modify", "accepted", "approve", "approved", "allow"})
 REJECT = frozenset({"reject", "rejected", "cancel", "cancelled", "deny", "denied"})
-
-# OTLP span status codes.
-_STATUS_OK = 1
-_STATUS_ERROR = 2
 
 
 def _sum(*values: Any) -> int | None:
@@ -105,6 +107,18 @@ class GeminiFamily(BaseAdapter):
 
     agent = "gemini-cli"
     prefix = "gemini_cli."  # of event and metric names
+    content_keys = frozenset(
+        {
+            "function_args",
+            "request_text",
+            "response_text",
+            "reasoning",
+            "routing.reasoning",
+            # Process command lines: Gemini's holds the `-p` prompt.
+            "process.command_args",
+            "process.command_line",
+        }
+    )
     # Ranks of the two sources of lines: (lines.changed metric, tool_call metadata).
     lines_metric_rank = 0
     lines_metadata_rank = 1
@@ -304,11 +318,11 @@ class GeminiFamily(BaseAdapter):
         return base
 
     def _call_span(self, origin: Origin, row: SpanRow, attrs: Attrs) -> Fact:
-        failed = row.status_code == _STATUS_ERROR
+        failed = row.status_code == STATUS_ERROR
         return Fact(
             **self._span_base(origin, row.dedup_key, Kind.REQUEST, row, attrs),
             model=as_str(attrs.get("gen_ai.response.model")) or as_str(attrs.get("gen_ai.request.model")),
-            duration_ms=(row.end_ns - row.start_ns) / 1e6 if row.end_ns > row.start_ns else None,
+            duration_ms=span_ms(row),
             error=(row.status_message or "error") if failed else None,
             requests=1,
             errors=1 if failed else 0,
@@ -318,12 +332,12 @@ class GeminiFamily(BaseAdapter):
         session = self._span_session(origin, attrs)
         call_id = as_str(attrs.get("gen_ai.tool.call_id")) or as_str(attrs.get("gen_ai.tool.call.id"))
         key = key_of("tool", self.agent, session, call_id) if call_id else row.dedup_key
-        success = {_STATUS_OK: True, _STATUS_ERROR: False}.get(row.status_code)
+        success = span_success(row)
         return Fact(
             **self._span_base(origin, key, Kind.TOOL, row, attrs),
             name=as_str(attrs.get("gen_ai.tool.name")),
             success=success,
-            duration_ms=(row.end_ns - row.start_ns) / 1e6 if row.end_ns > row.start_ns else None,
+            duration_ms=span_ms(row),
             tool_calls=1,
         )
 

@@ -38,14 +38,16 @@ added or subtracted here. The deprecated `prompt_tokens`/`completion_tokens` nam
 are read where the current ones are absent. A family a record lacks stays null (the
 openai-v2 2.4b0 chat spans carry no cache attribute: cache reads are —, not 0).
 
-Precedence, per session and channel (the lowest rank present wins):
-- usage (requests, errors, tokens): model-call spans and events (0, merged per call),
-  then the `gen_ai.client.token.usage` metric's chat points (1), which carry no
-  request count and, in practice, no session: they land in the resource's no-session
-  row, whose rank also sees the spans of that resource, so they count only where no
-  model-call span arrived. No cost: the conventions have none.
-- tools: `execute_tool` spans, the only source. No decisions.
-- output: none.
+Precedence, per session and family (measures.FAMILIES): for each family the
+best-ranked (lowest `rank`) source in the session that carries it (non-null) wins.
+- calls: model-call spans and events (0, merged per call), the only source.
+- input, output tokens: the model calls (0), else the `gen_ai.client.token.usage`
+  metric's chat points (1), which carry no request count and, in practice, no
+  session: they land in the resource's no-session row, whose ranks also see the
+  spans of that resource, so they count only where no model-call span carried them.
+- cache_read, cache_write, reasoning tokens: the model calls (0), the only source.
+- cost, lines, commits, pull_requests, decisions: no source (the conventions have none).
+- tool_calls: `execute_tool` spans (0), the only source.
 """
 
 from __future__ import annotations
@@ -55,16 +57,19 @@ from typing import Any
 
 from agentwatch.normalise.adapters.base import (
     NONE,
+    STATUS_ERROR,
     Attrs,
     BaseAdapter,
     Facts,
     Origin,
     as_int,
     as_str,
+    first_int,
     key_of,
     point_fact,
-    service_label,
     point_value,
+    service_label,
+    span_ms,
 )
 from agentwatch.records import Fact, Kind, LogRow, PointRow, SpanRow
 
@@ -74,7 +79,6 @@ CALL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 INVOKE_AGENT = "invoke_agent"
 EXECUTE_TOOL = "execute_tool"
 TOKEN_USAGE = "gen_ai.client.token.usage"
-STATUS_ERROR = 2  # OTLP Status.STATUS_CODE_ERROR
 
 USAGE_PREFIX = "gen_ai.usage."
 INPUT_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")  # the second is deprecated
@@ -98,14 +102,6 @@ LOCAL_SESSION_ID = re.compile(r"^\d{8}_\d+$")
 # -- shared readers (the Copilot adapter uses them too) -----------------------------
 def operation(attrs: Attrs) -> str | None:
     return as_str(attrs.get("gen_ai.operation.name"))
-
-
-def first_int(attrs: Attrs, keys: tuple[str, ...]) -> int | None:
-    for key in keys:
-        value = as_int(attrs.get(key))
-        if value is not None:
-            return value
-    return None
 
 
 def has_usage(attrs: Attrs) -> bool:
@@ -146,10 +142,6 @@ def call_key(agent: str, attrs: Attrs, trace_id: bytes, span_id: bytes, fallback
     if trace_id and span_id:
         return key_of("call", agent, trace_id, span_id)
     return fallback
-
-
-def span_ms(row: SpanRow) -> float | None:
-    return (row.end_ns - row.start_ns) / 1e6 if row.end_ns >= row.start_ns > 0 else None
 
 
 def span_failed(row: SpanRow, attrs: Attrs) -> bool:
@@ -238,8 +230,8 @@ class GenAI(BaseAdapter):
             labels=origin.labels,
             requests=1,
             errors=1 if failed else 0,
-            input_tokens=first_int(attrs, INPUT_KEYS),
-            output_tokens=first_int(attrs, OUTPUT_KEYS),
+            input_tokens=first_int(attrs, *INPUT_KEYS),
+            output_tokens=first_int(attrs, *OUTPUT_KEYS),
             cache_read_tokens=as_int(attrs.get(CACHE_READ)),
             cache_write_tokens=as_int(attrs.get(CACHE_WRITE)),
             reasoning_tokens=as_int(attrs.get(REASONING)),

@@ -32,14 +32,16 @@ Model calls are keyed by their own span (trace id + span id), not by
 OpenAI-compatible local servers collide (Ollama's are `chatcmpl-<0..998>`), which
 would merge distinct calls.
 
-Precedence, per session and channel: there is one source per channel, so everything
-is rank 0.
-- usage (requests, errors, tokens): the provider-call spans only. Without the flag
-  there are none, so requests and tokens stay null (—), never 0. No cost anywhere
-  in OTLP: cost_usd is always null.
-- tools: `Tool.execute` and `ai.toolCall`, merged per tool call id (an `ai.toolCall`
-  without an id is skipped: its `Tool.execute` is always sent). No decisions are sent.
-- output: none (no lines, commits or pull requests).
+Precedence, per session and family (measures.FAMILIES): for each family the
+best-ranked (lowest `rank`) source in the session that carries it (non-null) wins.
+There is one source per family, so everything is rank 0.
+- calls, input, output, cache_read, cache_write, reasoning tokens: the
+  provider-call spans only. Without the flag there are none, so requests and tokens
+  stay null (—), never 0.
+- cost: no source in OTLP (always null).
+- lines, commits, pull_requests, decisions: no source (null).
+- tool_calls: `Tool.execute` and `ai.toolCall`, merged per tool call id (an
+  `ai.toolCall` without an id is skipped: its `Tool.execute` is always sent).
 
 OpenCode drops the spans still queued at exit (its batch exporter is not flushed), so
 a trace is never assumed complete: what arrived is what is counted.
@@ -49,14 +51,18 @@ from __future__ import annotations
 
 from agentwatch.normalise.adapters.base import (
     NONE,
+    STATUS_ERROR,
     Attrs,
     BaseAdapter,
     Facts,
     Origin,
     as_int,
     as_str,
+    first_int,
     key_of,
     labels_of,
+    span_ms,
+    span_success,
 )
 from agentwatch.records import Fact, Kind, SpanRow
 
@@ -77,8 +83,6 @@ AI_TOOL_CALL = "ai.toolCall"
 # Checked first on every span: a set lookup is all that ~99.5% of OpenCode's spans cost.
 WANTED = MODEL_CALLS | {TOOL_EXECUTE, AI_TOOL_CALL}
 
-STATUS_OK = 1
-STATUS_ERROR = 2
 # OpenCode sets deployment.environment.name to its release channel ("latest"), not an
 # environment; keeping it would label every session with a wrong environment.
 _NOT_LABELS = frozenset({"deployment.environment.name"})
@@ -95,24 +99,6 @@ def model_of(attrs: Attrs) -> str | None:
         or as_str(attrs.get("gen_ai.request.model"))
         or as_str(attrs.get("ai.model.id"))
     )
-
-
-def success_of(row: SpanRow) -> bool | None:
-    if row.status_code == STATUS_ERROR:
-        return False
-    return True if row.status_code == STATUS_OK else None
-
-
-def duration_ms(row: SpanRow) -> float | None:
-    return (row.end_ns - row.start_ns) / 1e6 if row.end_ns >= row.start_ns > 0 else None
-
-
-def first_int(attrs: Attrs, *keys: str) -> int | None:
-    for key in keys:
-        value = as_int(attrs.get(key))
-        if value is not None:
-            return value
-    return None
 
 
 def input_tokens(attrs: Attrs, cache_read: int | None, cache_write: int | None) -> int | None:
@@ -134,6 +120,19 @@ class OpenCode(BaseAdapter):
     agent = AGENT
     services = frozenset({"opencode"})
     scope_prefixes = ("opencode",)
+    content_keys = frozenset(  # the Vercel AI SDK's
+        {
+            "ai.prompt",
+            "ai.prompt.messages",
+            "ai.prompt.tools",
+            "ai.response.text",
+            "ai.response.object",
+            "ai.response.toolCalls",
+            "ai.response.reasoning",
+            "ai.toolCall.args",
+            "ai.toolCall.result",
+        }
+    )
 
     # Logs are application log lines and there are no metrics: the defaults (no facts) hold.
 
@@ -165,7 +164,7 @@ class OpenCode(BaseAdapter):
             model=model_of(attrs),
             labels=labels(origin),
             success=not failed,
-            duration_ms=duration_ms(row),
+            duration_ms=span_ms(row),
             error=(row.status_message or "error") if failed else None,
             requests=1,
             errors=1 if failed else 0,
@@ -194,8 +193,8 @@ class OpenCode(BaseAdapter):
                 trace_id=row.trace_id,
                 labels=labels(origin),
                 name=name,
-                success=success_of(row),
-                duration_ms=duration_ms(row),
+                success=span_success(row),
+                duration_ms=span_ms(row),
                 tool_calls=1,
             )
         ]

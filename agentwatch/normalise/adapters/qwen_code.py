@@ -25,11 +25,17 @@ What differs from Gemini CLI (tests/fixtures/AGENT-TELEMETRY.md §5, qwen-code 0
 - A failed call is counted once in `api.request.count`, with `error_type`, which
   the shared reading already handles.
 
-Precedence, per session and channel: usage from `api_response`/`api_error` events (0),
-then the `qwen-code.api.request.count` and `qwen-code.token.usage` metrics (1); tools
-from `tool_call` events (0), then `qwen-code.tool.call.count` (1); output from the
-`tool_call` metadata (0), then a `qwen-code.lines.changed` metric (1) should a later
-version send one as Gemini CLI does. `session.count` is a start marker, not activity.
+Precedence, per session and family (measures.FAMILIES): for each family the
+best-ranked (lowest `rank`) source in the session that carries it (non-null) wins.
+- calls: `api_response`/`api_error` events (0), else `qwen-code.api.request.count` (1).
+- input, output, cache_read, reasoning tokens: the events (0), else
+  `qwen-code.token.usage` (1).
+- cache_write tokens, cost, commits, pull_requests: no source (null).
+- lines: the `tool_call` metadata (0), else a `qwen-code.lines.changed` metric (1)
+  should a later version send one as Gemini CLI does.
+- tool_calls: `tool_call` events (0), else `qwen-code.tool.call.count` (1).
+- decisions: `tool_call` events with a decision (0), else `qwen-code.tool.call.count` (1).
+`session.count` is a start marker, not activity.
 """
 
 from __future__ import annotations

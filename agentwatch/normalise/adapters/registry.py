@@ -6,6 +6,11 @@ scope (`com.anthropic.claude_code`, `github.copilot`, ...) is the agent's code.
 Records whose scope and service say nothing go to the agent whose metric or event
 name prefix they carry (`claude_code.`, `gemini_cli.`), and otherwise to the
 generic OpenTelemetry GenAI adapter.
+
+The adapter chosen so also names the agent (`Adapter.agent_for`): this is the one
+agent label, for raw rows (what `agentwatch status` counts) and facts (what
+`summary` and `sessions` show) alike. A Claude Code record under a global
+`OTEL_SERVICE_NAME=my-app` is `claude-code` everywhere, because its scope says so.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from agentwatch.normalise.adapters import claude_code, codex, copilot_cli, gemini_cli, genai, opencode, qwen_code
-from agentwatch.normalise.adapters.base import Adapter
+from typing import Any
+
+from agentwatch.normalise.adapters.base import Adapter, Attrs
+from agentwatch.records import Signal
 
 # Order matters only for the generic fallback, which must come last.
 NAMED: tuple[Adapter, ...] = (
@@ -48,3 +56,25 @@ def adapter_for_name(name: str) -> Adapter:
         if adapter.owns_name(name):
             return adapter
     return GENERIC
+
+
+def adapter_for_record(signal: Signal, row: Any, attrs: Attrs) -> Adapter:
+    """For a record whose scope and service named no agent: the agent the record says is its own."""
+    for adapter in NAMED:
+        if adapter.owns_record(signal, row, attrs):
+            return adapter
+    return GENERIC
+
+
+def adapter_of(service: str | None, scope: str, name: str) -> Adapter:
+    """The adapter for one record: its scope, then its resource's service.name, then its own name."""
+    return adapter_for(service, scope) or adapter_for_name(name)
+
+
+def agent_label(service: str | None, scope: str = "", name: str = "") -> str:
+    """The agent a record is counted under, everywhere (see the module docstring).
+
+    Without a scope or record name it is the label of the service.name alone: the
+    fallback for a resource whose records are labelled one by one.
+    """
+    return adapter_of(service, scope, name).agent_for(service)
