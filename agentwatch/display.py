@@ -6,7 +6,18 @@ show the same thing the same way.
 
 from __future__ import annotations
 
+from typing import Any
+
 UNKNOWN = "—"
+
+
+def strict_json(value: Any) -> str:
+    """Every --json output (summary, sessions, status): strict JSON, so a non-finite figure
+    that got through raises here, a bug to fix, instead of printing `Infinity` or `NaN`,
+    which no JSON parser is obliged to accept."""
+    import json  # here: the table outputs start without it
+
+    return json.dumps(value, indent=2, allow_nan=False)
 
 
 def or_unknown(value: object | None) -> str:

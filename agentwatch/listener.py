@@ -97,6 +97,7 @@ class Listener:
         stack.callback(lock.release)
         writer = await asyncio.to_thread(open_store, settings.db)
         stack.push_async_callback(asyncio.to_thread, writer.close)  # after the transports: commits what they handed it
+        await asyncio.to_thread(lock.hold_file)  # a database this serve just made
         workers = RowWorkers(settings.workers)
         stack.push_async_callback(workers.aclose)
         ingest = Ingest(writer, ViewPolicy(keep_content=settings.keep_content), workers=workers)

@@ -79,6 +79,27 @@ def test_a_second_serve_on_the_same_db_exits_non_zero_naming_the_first(listener:
     }
 
 
+@pytest.mark.parametrize("alias", ["symlink", "hard link", "symlinked folder"])
+def test_a_second_serve_through_another_name_of_the_db_is_refused_the_same(listener: Listener, tmp_path: Path, alias: str) -> None:
+    # Issue 9 item 4: the lock was `<given path>.lock`, so each of these ran a second writer.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    if alias == "symlink":
+        name = other / "alias.db"
+        name.symlink_to(listener.db)
+    elif alias == "hard link":
+        name = other / "alias.db"
+        os.link(listener.db, name)
+    else:
+        (other / "folder").symlink_to(listener.db.parent, target_is_directory=True)
+        name = other / "folder" / listener.db.name
+    result = _serve_expecting_exit(name)
+    _assert_refused(result, f"another agentwatch serve (pid {listener.proc.pid}) is already using {name}")
+    _still_serving(listener)
+    # Refused, it left no lock file of its own beside the alias.
+    assert not (other / "alias.db.lock").exists()
+
+
 def test_a_second_serve_on_the_same_http_port_exits_non_zero_naming_the_port(
     listener: Listener, tmp_path: Path
 ) -> None:
@@ -305,3 +326,44 @@ def test_a_full_file_system_answers_503_stores_nothing_partial_and_resumes(small
         code = srv.stop()
     assert code == 0
     assert integrity(db) == "ok"
+
+
+# -- issue 9 item 5: never acknowledge what goes nowhere ------------------------------------------
+def _status(db: Path) -> tuple[int, dict]:
+    out = subprocess.run(
+        [sys.executable, "-m", "agentwatch", "status", "--json", "--db", str(db)],
+        capture_output=True, text=True, timeout=REFUSAL_TIMEOUT_S,
+    )  # fmt: skip
+    return out.returncode, json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_database_deleted_or_replaced_under_serve_is_answered_503_not_acknowledged(
+    listener: Listener, tmp_path: Path, how: str
+) -> None:
+    db = listener.db
+    assert post(listener.http_port, "/v1/logs", log_body(new_run(), 1))[0] == 200
+    if how == "deleted":
+        for name in (db.name, db.name + "-wal", db.name + "-shm"):
+            (db.parent / name).unlink(missing_ok=True)
+    else:
+        copy = tmp_path / "copy.db"
+        shutil.copyfile(db, copy)
+        os.replace(copy, db)
+    # Before the fix, both were 200 and the records went into the unlinked file.
+    for _ in range(3):
+        status, headers, _ = post(listener.http_port, "/v1/logs", log_body(new_run(), 1))
+        assert (status, headers.get("retry-after")) == (503, "1")
+    with grpc.insecure_channel(listener.grpc_target) as channel:
+        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+
+        stub = logs_service_pb2_grpc.LogsServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Export(logs_service_pb2.ExportLogsServiceRequest.FromString(log_body(new_run(), 1)), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    code, report = _status(db)
+    assert code == 1 and "deleted or replaced" in report["error"], report
+    assert report["listener"]["running"] is True
+    listener.stop()
+    # Said once in the log, not once per refused request.
+    assert listener.stderr().count("was deleted or replaced") == 1, listener.stderr()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 
 from agentwatch.commands import UsageError, database, fail, how_to_send_to
+from agentwatch.display import strict_json
 
 DEFAULT_DAYS = 7
 
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc))
     if args.json:
-        print(json.dumps([session_json(r, tz) for r in rows], indent=2))
+        print(strict_json([session_json(r, tz) for r in rows]))
     else:
         print(sessions_text(rows, tz, since.isoformat(), how_to_send_to(db)))
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from agentwatch.commands import database
+from agentwatch.display import strict_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = status_report(database(args))
     if args.json:
-        print(json.dumps(status_json(report), indent=2))
+        print(strict_json(status_json(report)))
     else:
         print(status_text(report))
     return 1 if report.error is not None else 0

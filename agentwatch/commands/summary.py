@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from agentwatch.commands import UsageError, database, fail, how_to_send_to
+from agentwatch.display import strict_json
 
 if TYPE_CHECKING:
     from agentwatch.query.period import Period
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc))
     if args.json:
-        print(json.dumps(summary_json(result), indent=2))
+        print(strict_json(summary_json(result)))
     else:
         print(summary_text(result, args.by, how_to_send_to(db)))
     return 0

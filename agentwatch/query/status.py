@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentwatch.store.connect import StoreError, db_bytes, open_reader, wal_reset_bug_affected
-from agentwatch.store.lock import ListenerInfo, read_listener
+from agentwatch.store.lock import ListenerInfo, file_is_held, read_listener
 
 __all__ = ["AgentStatus", "ListenerInfo", "StatusReport", "agent_status", "running_listener", "status_report"]
 
@@ -78,6 +78,11 @@ def status_report(db: Path) -> StatusReport:
             agents = _agents(db)
         except (StoreError, sqlite3.Error) as exc:
             error = str(exc)
+    if listener is not None and not file_is_held(db):
+        error = (
+            f"the running agentwatch serve (pid {listener.pid}) no longer writes to {db}: the file was "
+            "deleted or replaced after it started, and it refuses every export (503); restart it"
+        )
     size = db_bytes(db) if db.is_file() else None  # a directory's size is not a database's
     return StatusReport(
         db, size, sqlite3.sqlite_version, wal_reset_bug_affected(sqlite3.sqlite_version), listener, agents, error

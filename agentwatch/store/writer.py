@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import os
 import queue
 import sqlite3
 import threading
@@ -118,12 +119,14 @@ class Writer:
         self._dirty = False
         self._working = False
         self.last_error: str | None = None
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened
         self.migrated_from = schema.SCHEMA_VERSION  # the schema version the file had when opened
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
         """Open, check and migrate the database, then start the writer thread."""
         conn = open_writer(self.path)  # refuses a file that fails quick_check
+        self._identity = _identity(self.path)
         try:
             self.migrated_from = schema.migrate(conn)
         except sqlite3.Error as exc:
@@ -238,6 +241,11 @@ class Writer:
                 live.append(job)
         if not live:
             return
+        gone = self._file_gone()
+        if gone is not None:
+            for job in live:
+                job.future.set_result(Unavailable(gone))
+            return
         conn = self._conn
         assert conn is not None
         results: list[tuple[_Job, Any]] = []
@@ -248,7 +256,7 @@ class Writer:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback(conn)
-            self._note_error(exc)
+            self._note_error(str(exc))
             for job in live:
                 job.future.set_result(Unavailable(f"database unavailable: {exc}"))
             return
@@ -290,6 +298,10 @@ class Writer:
     def _run_call(self, job: _Job) -> None:
         assert job.call is not None and self._conn is not None
         conn = self._conn
+        gone = self._file_gone()
+        if gone is not None:
+            job.future.set_exception(StoreError(gone))
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
             value = job.call(conn)
@@ -309,8 +321,22 @@ class Writer:
             except sqlite3.Error:
                 log.exception("rollback failed")
 
-    def _note_error(self, exc: sqlite3.Error) -> None:
-        message = str(exc)
+    def _file_gone(self) -> str | None:
+        """Why nothing can be stored any more, when the path no longer names the file this
+        writer opened (deleted, with its -wal and -shm, or replaced): commits would still
+        succeed, into an unlinked file, and acknowledge records that go nowhere. One stat
+        per group commit (about a microsecond); SQLite keeps the old file open, so its
+        inode cannot be reused by a new file while this writer runs."""
+        if self._identity is None or _identity(self.path) == self._identity:
+            return None
+        message = (
+            f"the database file {self.path} was deleted or replaced after agentwatch serve opened it; "
+            "nothing can be stored: restart agentwatch serve"
+        )
+        self._note_error(message)
+        return message
+
+    def _note_error(self, message: str) -> None:
         if message != self.last_error:
             log.warning("cannot commit, answering 503 until it clears: %s", message)
         self.last_error = message
@@ -324,6 +350,16 @@ class Writer:
                 self._dirty = not _truncate_wal_without_waiting(self._conn)
             except sqlite3.Error as exc:
                 log.warning("idle checkpoint failed: %s", exc)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at path, None when there is none. A stat, never an open:
+    closing a descriptor of the database would drop SQLite's fcntl locks on it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _truncate_wal_without_waiting(conn: sqlite3.Connection) -> bool:

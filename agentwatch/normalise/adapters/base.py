@@ -128,23 +128,40 @@ def service_label(service: str | None) -> str:
 # -- reading values defensively ---------------------------------------------------
 # Agents send numbers as strings (Claude's duration_ms "15", Rust exporters' int64),
 # booleans as "true", and floats where ints are meant (Claude's token sums are doubles).
-# Everything read as a number here is a count, a duration or an amount: a negative one
-# (or one too large to add up in SQLite) is garbage, and unknown is better than wrong.
-MAX_NUMBER = 2**53  # beyond this no token count, cost or duration is real, and sums stay exact
+# Everything read as a number here is a count, a duration or an amount: a negative one,
+# a non-finite one or one past what one record can plausibly claim is garbage, and
+# unknown is better than wrong.
+#
+# The bounds, named once. No model call uses 10**10 tokens (the largest context windows
+# hold ~10**7), no call or tool runs 10**10 ms (115 days), no session changes 10**10
+# lines, and no one call costs 10**6 USD. They also keep every sum safe: SQLite's SUM of
+# integers raises `integer overflow` past 2**63 (~9.2e18) and Python's ints bound to a
+# statement raise OverflowError there. The largest measure of one fact is an additive
+# input (fresh + cache read + cache write, 3 x MAX_COUNT), so a sum needs more than
+# 2**63 / (3 * 10**10) ~ 3e8 facts at the bound in one session, quarter hour or summary
+# window: hundreds of gigabytes of stored rows, not a day of any real agent's use.
+# Costs are floats, which do not overflow at 10**6 per record (1.8e308 / 10**6 records).
+MAX_COUNT = 10**10
+MAX_COST_USD = 10**6
 
 
 def as_int(value: Any) -> int | None:
+    """A count or duration in [0, MAX_COUNT], else None."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if 0 <= value <= MAX_NUMBER else None
+        return value if 0 <= value <= MAX_COUNT else None
     number = as_float(value)
     return int(number) if number is not None else None
 
 
-def as_float(value: Any) -> float | None:
+def as_float(value: Any, bound: float = MAX_COUNT) -> float | None:
+    """A finite number in [0, bound] (a number or a numeric string), else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int past a double's range
+            return None
     elif isinstance(value, str):
         try:
             number = float(value)
@@ -152,7 +169,12 @@ def as_float(value: Any) -> float | None:
             return None
     else:
         return None
-    return number if math.isfinite(number) and 0 <= number <= MAX_NUMBER else None
+    return number if math.isfinite(number) and 0 <= number <= bound else None
+
+
+def as_cost(value: Any) -> float | None:
+    """A cost in USD in [0, MAX_COST_USD]: negative, non-finite and implausible costs are unknown."""
+    return as_float(value, MAX_COST_USD)
 
 
 def as_bool(value: Any) -> bool | None:

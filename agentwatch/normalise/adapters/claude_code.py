@@ -39,6 +39,7 @@ from agentwatch.normalise.adapters.base import (
     Facts,
     Origin,
     as_bool,
+    as_cost,
     as_float,
     as_int,
     as_str,
@@ -124,7 +125,7 @@ class ClaudeCode(BaseAdapter):
             output_tokens=as_int(attrs.get("output_tokens")),
             cache_read_tokens=read,
             cache_write_tokens=write,
-            cost_usd=as_float(attrs.get("cost_usd")),
+            cost_usd=as_cost(attrs.get("cost_usd")),
         )
 
     def _error(self, origin: Origin, row: LogRow, attrs: Attrs) -> Fact:
@@ -171,7 +172,8 @@ class ClaudeCode(BaseAdapter):
         if name == "claude_code.token.usage":
             return self._tokens(origin, row, attrs.get("type"), as_int(value), common)
         if name == "claude_code.cost.usage":
-            return [point_fact(origin, row, kind=Kind.USAGE, rank=2, cost_usd=float(value), **common)]
+            cost = as_cost(value)
+            return NONE if cost is None else [point_fact(origin, row, kind=Kind.USAGE, rank=2, cost_usd=cost, **common)]
         if name == "claude_code.lines_of_code.count":
             kind = attrs.get("type")
             if kind == "added":

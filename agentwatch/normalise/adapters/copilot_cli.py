@@ -54,6 +54,7 @@ from agentwatch.normalise.adapters.base import (
     Attrs,
     Facts,
     Origin,
+    as_cost,
     as_float,
     as_int,
     as_str,
@@ -102,7 +103,7 @@ class CopilotCli(GenAI):
         return AGENT  # the SDK's runtime says github-copilot too; a global OTEL_SERVICE_NAME changes nothing
 
     def call_extras(self, attrs: Attrs) -> dict[str, Any]:
-        return {"cost_usd": as_float(attrs.get("github.copilot.cost"))}
+        return {"cost_usd": as_cost(attrs.get("github.copilot.cost"))}
 
     # -- spans ------------------------------------------------------------------------
     def other_span(self, origin: Origin, row: SpanRow, attrs: Attrs) -> Facts:
