@@ -800,3 +800,13 @@ def test_tools_timestamped_before_the_first_call_are_filed_under_it(served: List
                       cache_write_tokens=0, cost_usd=0.01, tool_calls=1, tool_accepted=1, tool_rejected=0)  # fmt: skip
     assert [(r["model"], figures(r)) for r in summary["by_model"]] == [(OPUS, expected)]
     assert agent_row(summary) == expected
+
+
+def test_a_dropped_lines_point_leaves_no_stray_zero(served: Listener, db: Path) -> None:
+    # Session "neg": one call, and a lines_of_code point of -5 "added" (not a count: dropped).
+    #   lines added —, lines removed — (not 0: no record carried the family)
+    post(served, "logs", logs_body(event("api_request", T0, api_request("neg", 100, 10))))
+    post(served, "metrics", metrics_body(counter("claude_code.lines_of_code.count", DELTA,
+         point(-5, T0, T0 + MIN, {"session.id": "neg", "model": OPUS, "type": "added"}))))  # fmt: skip
+    row = agent_row(summary_json(db, "2026-11-23", "2026-11-23", "UTC"))
+    assert (row["lines_added"], row["lines_removed"]) == (None, None)

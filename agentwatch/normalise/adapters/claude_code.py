@@ -175,11 +175,14 @@ class ClaudeCode(BaseAdapter):
             cost = as_cost(value)
             return NONE if cost is None else [point_fact(origin, row, kind=Kind.USAGE, rank=2, cost_usd=cost, **common)]
         if name == "claude_code.lines_of_code.count":
+            n = as_int(value)
+            if n is None:
+                return NONE  # dropped (negative, past the cap): no 0 beside it claims the family
             kind = attrs.get("type")
             if kind == "added":
-                return [point_fact(origin, row, kind=Kind.OUTPUT, lines_added=as_int(value), lines_removed=0, **common)]
+                return [point_fact(origin, row, kind=Kind.OUTPUT, lines_added=n, lines_removed=0, **common)]
             if kind == "removed":
-                return [point_fact(origin, row, kind=Kind.OUTPUT, lines_removed=as_int(value), lines_added=0, **common)]
+                return [point_fact(origin, row, kind=Kind.OUTPUT, lines_removed=n, lines_added=0, **common)]
             return NONE
         if name == "claude_code.commit.count":
             return [point_fact(origin, row, kind=Kind.OUTPUT, commits=as_int(value), **common)]
