@@ -19,27 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cli_run import agentwatch, empty_store, foreign_sqlite, usage_error
+from support.figures import M, at, expect
 from support.listener import Listener, start_listener
-
-# The JSON figures M, in issue 4's order, written out rather than imported.
-M = [
-    "sessions", "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "reasoning_tokens", "cost_usd", "lines_added", "lines_removed",
-    "commits", "pull_requests", "tool_calls", "tool_accepted", "tool_rejected",
-]  # fmt: skip
-S = 10**9
-
-
-def at(text: str) -> int:
-    return int(datetime.fromisoformat(text + "+00:00").timestamp()) * S
-
-
-def expect(sessions: int, **known: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"sessions": sessions, **dict.fromkeys(M[1:]), **known}
-    if out["cost_usd"] is not None:
-        out["cost_usd"] = pytest.approx(out["cost_usd"])
-    return out
-
 
 def run(db: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return agentwatch(db.parent, "summary", *args, "--db", str(db), **env)

@@ -8,7 +8,7 @@ Expected figures are written by hand with their arithmetic.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,30 +20,7 @@ from agentwatch.records import Fact, Kind
 from agentwatch.report.render import summary_json
 from agentwatch.store import schema
 from agentwatch.store.facts import insert_facts
-
-# The JSON figures M, in issue 4's order, written out rather than imported.
-M = [
-    "sessions", "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "reasoning_tokens", "cost_usd", "lines_added", "lines_removed",
-    "commits", "pull_requests", "tool_calls", "tool_accepted", "tool_rejected",
-]  # fmt: skip
-S = 10**9
-
-
-def at(text: str) -> int:
-    return int(datetime.fromisoformat(text + "+00:00").timestamp()) * S
-
-
-def expect(sessions: int, **known: Any) -> dict[str, Any]:
-    assert set(known) <= set(M[1:])
-    out: dict[str, Any] = {"sessions": sessions, **dict.fromkeys(M[1:]), **known}
-    if out["cost_usd"] is not None:
-        out["cost_usd"] = pytest.approx(out["cost_usd"])
-    return out
-
-
-def strip(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k in M}
+from support.figures import at, expect, strip
 
 
 # -- part one: figures from facts -------------------------------------------------------
