@@ -22,6 +22,7 @@ from cli_run import agentwatch, empty_store, foreign_sqlite, usage_error
 from support.figures import M, at, expect
 from support.listener import Listener, start_listener
 
+
 def run(db: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return agentwatch(db.parent, "summary", *args, "--db", str(db), **env)
 
