@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from support.corrupt import corrupt_copy, quick_check_of
+from support.corrupt import quick_check_of, served_and_damaged
 from support.db_lock import hold_exclusive
 from support.listener import Listener, start_listener
 from support.tagged import (
@@ -159,16 +159,8 @@ def test_a_db_in_an_unwritable_folder_exits_non_zero_saying_so(tmp_path: Path) -
 
 
 def test_a_corrupt_db_is_refused_and_left_byte_identical(tmp_path: Path) -> None:
-    good = tmp_path / "good.db"
-    srv = start_listener(good)
-    run = new_run()
-    for req in range(30):  # 600 records: log_records spans a root and ~24 full leaves
-        assert post(srv.http_port, "/v1/logs", log_body(run, req))[0] == 200
-    assert srv.stop() == 0
+    good, bad = served_and_damaged(tmp_path)
     assert not Path(f"{good}-wal").exists(), "a clean stop leaves everything in the main file"
-
-    bad = tmp_path / "bad.db"
-    corrupt_copy(good, bad)
     assert quick_check_of(bad) != "ok"  # the premise
     before = hashlib.sha256(bad.read_bytes()).hexdigest()
 

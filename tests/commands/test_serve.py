@@ -15,9 +15,8 @@ from agentwatch.cli import build_parser
 from agentwatch.commands.serve import settings as serve_settings
 from agentwatch.config import RetentionPolicy
 from cli_run import agentwatch, foreign_sqlite, usage_error
-from support.corrupt import corrupt_copy, quick_check_of
+from support.corrupt import quick_check_of, served_and_damaged
 from support.listener import start_listener
-from support.tagged import log_body, new_run, post
 
 EPHEMERAL = ("--http-port", "0", "--grpc-port", "0")
 
@@ -75,14 +74,7 @@ def test_a_serve_that_stops_leaves_no_lock_file(tmp_path: Path) -> None:
 
 
 def test_a_damaged_database_refused_by_quick_check_gets_no_lock_file(tmp_path: Path) -> None:
-    good = tmp_path / "good.db"
-    srv = start_listener(good)
-    run = new_run()
-    for req in range(30):  # 600 records: log_records spans a root and ~24 full leaves
-        assert post(srv.http_port, "/v1/logs", log_body(run, req))[0] == 200
-    assert srv.stop() == 0
-    bad = tmp_path / "bad.db"
-    corrupt_copy(good, bad)
+    _, bad = served_and_damaged(tmp_path)
     assert quick_check_of(bad) != "ok"  # the premise
     out = agentwatch(tmp_path, "serve", *EPHEMERAL, "--db", str(bad))
     assert out.returncode == 1 and "quick_check" in out.stderr

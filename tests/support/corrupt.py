@@ -63,3 +63,19 @@ def quick_check_of(db: Path) -> str:
         return str(exc)
     finally:
         conn.close()
+
+
+def served_and_damaged(folder: Path) -> tuple[Path, Path]:
+    """(good, bad): a database a real listener filled and closed, and a copy damaged where
+    quick_check notices (600 records: log_records spans a root and ~24 full leaves)."""
+    from support.listener import start_listener  # here: the damage helpers need no listener
+    from support.tagged import log_body, new_run, post
+
+    good, bad = folder / "good.db", folder / "bad.db"
+    srv = start_listener(good)
+    run = new_run()
+    for req in range(30):
+        assert post(srv.http_port, "/v1/logs", log_body(run, req))[0] == 200
+    assert srv.stop() == 0
+    corrupt_copy(good, bad)
+    return good, bad
