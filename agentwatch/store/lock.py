@@ -171,7 +171,22 @@ def _lock_within(fd: int, wait_s: float) -> OSError | None:
 
 def read_listener(db: Path) -> ListenerInfo | None:
     """The running listener on db, or None when no process holds the lock."""
-    path = lock_path(db)
+    return _holder(lock_path(db))
+
+
+def file_is_held(db: Path) -> bool:
+    """Whether a serve holds the file now at db by its identity. False while a serve runs
+    (read_listener) means the file it opened was deleted or replaced: it stores nothing."""
+    try:
+        st = os.stat(real_db_path(db))
+    except OSError:
+        return False
+    return _holder(identity_lock_path(st.st_dev, st.st_ino)) is not None
+
+
+def _holder(path: Path) -> ListenerInfo | None:
+    """Who holds the lock file at path (pid 0 when it wrote nothing yet), or None when
+    no process does: a shared lock taken without waiting succeeds only on a free file."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -183,28 +198,6 @@ def read_listener(db: Path) -> ListenerInfo | None:
             return _parse(os.pread(fd, 4096, 0)) or ListenerInfo(pid=0)
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
-    finally:
-        os.close(fd)
-
-
-def file_is_held(db: Path) -> bool:
-    """Whether a serve holds the file now at db by its identity. False while a serve runs
-    (read_listener) means the file it opened was deleted or replaced: it stores nothing."""
-    try:
-        st = os.stat(real_db_path(db))
-    except OSError:
-        return False
-    try:
-        fd = os.open(identity_lock_path(st.st_dev, st.st_ino), os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
     finally:
         os.close(fd)
 
