@@ -276,8 +276,11 @@ def _refile(conn: sqlite3.Connection, since: dict[int, int | None]) -> None:
     session's first call, of those before it; None means every inherited fact. The
     UPDATE trigger moves a refiled fact's figures to its new model's rollups."""
     for session_id, time_ns in since.items():
-        if time_ns is not None and time_ns <= (conn.execute(_FIRST_CALL, (session_id,)).fetchone()[0] or 0):
-            time_ns = None
+        first = conn.execute(_FIRST_CALL, (session_id,)).fetchone()[0]
+        if first is None:
+            continue  # no call to file under (a session that only adopted tools)
+        if time_ns is not None and time_ns <= first:
+            time_ns = None  # a new first call: the facts before it may take it
         candidates = conn.execute(_INHERITED_FROM, (session_id, -(2**63) if time_ns is None else time_ns)).fetchall()
         if not candidates:
             continue
