@@ -325,8 +325,8 @@ class Writer:
         """Why nothing can be stored any more, when the path no longer names the file this
         writer opened (deleted, with its -wal and -shm, or replaced): commits would still
         succeed, into an unlinked file, and acknowledge records that go nowhere. One stat
-        per group commit (4 µs measured here, against a commit's milliseconds); SQLite keeps the old file open, so its
-        inode cannot be reused by a new file while this writer runs."""
+        per group commit (4 µs measured here, against a commit's milliseconds); SQLite
+        keeps the old file open, so its inode cannot be reused while this writer runs."""
         if self._identity is None or _identity(self.path) == self._identity:
             return None
         message = (
